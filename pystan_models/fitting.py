@@ -1,0 +1,175 @@
+"""Sampling, conversion to ArviZ, posterior tables and sampler diagnostics."""
+from __future__ import annotations
+
+import logging
+import warnings
+import sys
+import time
+from dataclasses import dataclass, field
+
+import arviz as az
+import cmdstanpy
+import numpy as np
+import pandas as pd
+
+from . import programs
+
+# cmdstanpy's INFO lines ("CmdStan start processing" ...) drown our own progress;
+# its warnings still show.
+for _handler in cmdstanpy.utils.get_logger().handlers:
+    _handler.setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    chains: int = 4
+    iter_warmup: int = 1000
+    iter_sampling: int = 1000
+    seed: int = 20261125
+    quiet: bool = False
+
+
+@dataclass
+class Fit:
+    """One program fitted to one data set, with everything a report needs."""
+    program: str
+    fit: cmdstanpy.CmdStanMCMC
+    idata: az.InferenceData
+    seconds: float
+    stan_path: str
+    problems: list[str] = field(default_factory=list)
+
+
+def say(opts: RunOptions, msg: str) -> None:
+    if not opts.quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
+           observed: dict | None = None, coords: dict | None = None,
+           dims: dict | None = None, y_rep: str | None = "y_rep",
+           log_lik: str | None = "log_lik", **sample_kw) -> Fit:
+    """Compile (cached) and sample ``program``; diagnose the parameters in ``main``.
+
+    ``observed`` maps an observed-data name to its values; when given, ``y_rep`` and
+    ``log_lik`` from the program are stored under that same name so posterior
+    predictive checks and LOO pair them.
+    """
+    model = programs.load(program, quiet=opts.quiet)
+    say(opts, f"sampling {program}: {opts.chains} chains x "
+              f"({opts.iter_warmup} warmup + {opts.iter_sampling} draws)")
+    start = time.monotonic()
+    fit = model.sample(data=data, chains=opts.chains, iter_warmup=opts.iter_warmup,
+                       iter_sampling=opts.iter_sampling, seed=opts.seed,
+                       show_progress=not opts.quiet, **sample_kw)
+    seconds = time.monotonic() - start
+    idata = to_idata(fit, observed=observed, coords=coords, dims=dims,
+                     y_rep=y_rep, log_lik=log_lik)
+    problems = diagnose(fit, idata, main)
+    for p in problems:
+        say(opts, f"  WARNING ({program}): {p}")
+    return Fit(program, fit, idata, seconds, str(programs.stan_file(program)), problems)
+
+
+def to_idata(fit: cmdstanpy.CmdStanMCMC, *, observed: dict | None = None,
+             coords: dict | None = None, dims: dict | None = None,
+             y_rep: str | None = "y_rep", log_lik: str | None = "log_lik"
+             ) -> az.InferenceData:
+    names = set(fit.stan_variables())
+    kw: dict = {"coords": coords, "dims": dims}
+    if observed:
+        (obs_name, obs_values), = observed.items()
+        kw["observed_data"] = {obs_name: np.asarray(obs_values)}
+        if y_rep in names:
+            kw["posterior_predictive"] = y_rep
+        if log_lik in names:
+            kw["log_likelihood"] = {obs_name: log_lik}
+        if dims and obs_name in dims:
+            for extra in (y_rep, log_lik):
+                dims.setdefault(extra, dims[obs_name])
+    idata = az.from_cmdstanpy(fit, **kw)
+    if observed and "posterior_predictive" in kw:
+        # pair y_rep with the observed data under one name, for PPC and LOO-PIT
+        idata.posterior_predictive = idata.posterior_predictive.rename({y_rep: obs_name})
+    return idata
+
+
+def posterior_table(idata: az.InferenceData, var_names: list[str]) -> pd.DataFrame:
+    """mean, sd, 2.5/50/97.5% quantiles, R-hat, bulk and tail ESS per parameter."""
+    stats = az.summary(idata, var_names=var_names, kind="all", round_to="none")
+    post = az.extract(idata, var_names=var_names)
+    quant = {}
+    for name in var_names:
+        arr = post[name].values.reshape(-1, post[name].shape[-1])
+        for row_label, q in _quantile_rows(name, arr, post[name]):
+            quant[row_label] = q
+    q = pd.DataFrame(quant, index=["2.5%", "50%", "97.5%"]).T
+    return pd.concat([stats[["mean", "sd"]], q.loc[stats.index],
+                      stats[["r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]], axis=1)
+
+
+def _quantile_rows(name, arr, da):
+    """Row labels as az.summary writes them (``theta[A]``) with the 3 quantiles."""
+    if da.ndim == 1:
+        yield name, np.quantile(da.values, [0.025, 0.5, 0.975])
+        return
+    dim = [d for d in da.dims if d != "sample"]
+    if len(dim) != 1:
+        raise ValueError(f"posterior_table handles scalars and vectors, not {name}{dim}")
+    values = da.transpose(dim[0], "sample")
+    for label, row in zip(da[dim[0]].values, values.values):
+        yield f"{name}[{label}]", np.quantile(row, [0.025, 0.5, 0.975])
+
+
+def diagnose(fit: cmdstanpy.CmdStanMCMC, idata: az.InferenceData,
+             main: list[str]) -> list[str]:
+    """Plain-language sampler problems: divergences, treedepth, E-BFMI, R-hat, ESS."""
+    problems = []
+    mv = fit.method_variables()
+    n = mv["divergent__"].size
+    div = int(mv["divergent__"].sum())
+    if div:
+        problems.append(f"{div} of {n} transitions diverged ({100 * div / n:.1f}%); "
+                        "the posterior geometry is not being explored reliably")
+    max_depth = fit.metadata.cmdstan_config.get("max_depth", 10)
+    hit = int((mv["treedepth__"] >= max_depth).sum())
+    if hit:
+        problems.append(f"{hit} of {n} transitions hit the maximum tree depth ({max_depth})")
+    bfmi = np.atleast_1d(az.bfmi(idata))
+    low = [f"{b:.2f}" for b in bfmi if b < 0.3]
+    if low:
+        problems.append(f"E-BFMI below 0.3 in {len(low)} chain(s) ({', '.join(low)})")
+    summ = az.summary(idata, var_names=main, kind="diagnostics")
+    rhat = summ["r_hat"].max()
+    if not np.isfinite(rhat) or rhat > 1.01:
+        worst = summ["r_hat"].idxmax() if np.isfinite(rhat) else "?"
+        problems.append(f"R-hat up to {rhat:.3f} ({worst}); chains disagree")
+    ess = summ["ess_bulk"].min()
+    if not np.isfinite(ess) or ess < 100 * fit.chains:
+        problems.append(f"bulk ESS as low as {ess:.0f} ({summ['ess_bulk'].idxmin()}); "
+                        f"below {100 * fit.chains}")
+    return problems
+
+
+def min_ess_per_second(f: Fit, var_names: list[str]) -> float:
+    ess = az.ess(f.idata, var_names=var_names)
+    return float(min(ess[v].min() for v in var_names)) / f.seconds
+
+
+def loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:
+    """ArviZ's LOO comparison of ``fits``, plus every Pareto-k warning in words."""
+    notes = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = az.compare({k: f.idata for k, f in fits.items()}, ic="loo")
+        for name, f in fits.items():
+            loo = az.loo(f.idata, pointwise=True)
+            k = np.asarray(loo.pareto_k).ravel()
+            bad = int((k > 0.7).sum())
+            if bad:
+                notes.append(f"{name}: {bad} of {k.size} observations have Pareto k > 0.7 "
+                             f"(max {k.max():.2f}); PSIS-LOO is unreliable for them, so "
+                             "treat this comparison with caution (K-fold CV or moment "
+                             "matching would be more trustworthy).")
+    table = table[["rank", "elpd_loo", "p_loo", "elpd_diff", "se", "dse", "weight"]]
+    return table, notes

@@ -1,0 +1,120 @@
+"""Stan programs: where they live, and a compile cache keyed by what they are.
+
+cmdstanpy writes the executable next to the ``.stan`` file and decides whether to
+recompile by modification time alone.  Instead, every program is compiled in a
+cache folder named by a hash of
+
+* its text and the text of every ``#include``-d file,
+* the CmdStan version,
+* the compiler options,
+
+so editing a program recompiles it on the next run, a stale executable is never
+used, and an unchanged program is never recompiled.  A compile happens in a
+private temporary folder that is renamed into place when complete, so two runs
+at once cannot leave a half-written executable in the cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cmdstanpy
+
+from . import cmdstan
+from .errors import StanCompileError
+
+STAN_DIR = Path(__file__).resolve().parent.parent / "stan"
+_INCLUDE = re.compile(r"^\s*#include\s+[<\"]?([^>\"\s]+)", re.MULTILINE)
+
+
+def stan_file(name: str) -> Path:
+    """The path of program ``name`` (``beetles_logit`` or ``beetles_logit.stan``)."""
+    path = STAN_DIR / (name if name.endswith(".stan") else f"{name}.stan")
+    if not path.is_file():
+        raise StanCompileError(f"{path}: no such Stan program")
+    return path
+
+
+def cache_root() -> Path:
+    """``$PYSTAN_MODELS_CACHE``, else ``$XDG_CACHE_HOME/pystan_models``, else ``~/.cache``."""
+    env = os.environ.get("PYSTAN_MODELS_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "pystan_models"
+
+
+def _sources(path: Path) -> list[Path]:
+    """``path`` and, recursively, the files it ``#include``s (searched beside it)."""
+    seen: list[Path] = []
+    todo = [path]
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.append(p)
+        todo += [p.parent / inc for inc in _INCLUDE.findall(p.read_text())]
+    return seen
+
+
+def program_hash(path: Path, cmdstan_version: str, cpp_options: dict | None = None) -> str:
+    digest = hashlib.sha256()
+    for src in _sources(path):
+        digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+    digest.update(cmdstan_version.encode())
+    digest.update(json.dumps(cpp_options or {}, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def load(name: str, *, cpp_options: dict | None = None, quiet: bool = False
+         ) -> cmdstanpy.CmdStanModel:
+    """A compiled model for program ``name``, from the cache or freshly compiled."""
+    path = stan_file(name)
+    home = cmdstan.ensure_cmdstan(quiet=True)
+    version = cmdstan.version_of(home)
+    key = program_hash(path, version, cpp_options)
+    folder = cache_root() / f"cmdstan-{version}" / f"{path.stem}-{key}"
+    exe = folder / path.stem
+    if not exe.is_file():
+        _compile(path, folder, cpp_options, quiet)
+    return cmdstanpy.CmdStanModel(stan_file=folder / path.name, exe_file=exe)
+
+
+def _compile(path: Path, folder: Path, cpp_options: dict | None, quiet: bool) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.stem}-", dir=folder.parent))
+    try:
+        for src in _sources(path):
+            shutil.copy2(src, tmp / src.name)
+            os.utime(tmp / src.name)  # newer than nothing: cmdstanpy compiles it
+        if not quiet:
+            print(f"compiling {path.name} (once; cached in {folder.parent})...",
+                  file=sys.stderr, flush=True)
+        start = time.monotonic()
+        try:
+            cmdstanpy.CmdStanModel(stan_file=tmp / path.name, cpp_options=cpp_options)
+        except (ValueError, RuntimeError) as exc:
+            raise StanCompileError(f"{path}: does not compile.\n{_clean(str(exc), tmp, path)}"
+                                   ) from None
+        if not quiet:
+            print(f"compiled {path.name} in {time.monotonic() - start:.0f} s",
+                  file=sys.stderr, flush=True)
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # another run got there first; its executable is as good
+            if not (folder / path.stem).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _clean(message: str, tmp: Path, path: Path) -> str:
+    """The compiler's own text, with our temporary folder replaced by the real file."""
+    return message.replace(str(tmp / path.name), str(path)).replace(str(tmp), str(path.parent))

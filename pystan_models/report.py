@@ -1,0 +1,114 @@
+"""Self-contained HTML reports: tables, embedded figures, written atomically."""
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
+.answer{background:#eef5ff;border-left:4px solid #3a7bd5;padding:.8em 1em}
+.problems{background:#fff0f0;border:2px solid #c00;padding:.6em 1em;margin:1em 0}
+.problems h2{color:#c00;border:none;margin-top:0}
+.ok{background:#effaf0;border-left:4px solid #2a2;padding:.5em 1em}
+.note{color:#555;font-size:.92em}
+img{max-width:100%;height:auto}
+pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}
+"""
+
+
+def esc(text: str) -> str:
+    return html.escape(str(text))
+
+
+def para(text: str, cls: str | None = None) -> str:
+    return f'<p{f" class={cls!r}" if cls else ""}>{esc(text)}</p>'
+
+
+def figure(fig, alt: str) -> str:
+    """Embed a matplotlib figure as a base64 PNG and close it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def table(frame: pd.DataFrame, digits: int | dict = 2, index: bool = True) -> str:
+    """A DataFrame as an HTML table, numbers rounded to ``digits`` decimals."""
+    shown = frame.copy()
+    for col in shown.columns:
+        if pd.api.types.is_float_dtype(shown[col]):
+            d = digits.get(col, 2) if isinstance(digits, dict) else digits
+            shown[col] = shown[col].map(lambda v, d=d: "" if pd.isna(v) else f"{v:,.{d}f}")
+    return shown.to_html(index=index, escape=True, border=0)
+
+
+def code(text: str) -> str:
+    return f"<pre>{esc(text)}</pre>"
+
+
+class Report:
+    """A report built section by section; nothing touches disk until :meth:`write`."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.answer = ""
+        self.problems: list[str] = []
+        self.sections: list[tuple[str, str]] = []
+
+    def section(self, title: str, *parts: str) -> None:
+        self.sections.append((title, "\n".join(parts)))
+
+    def render(self) -> str:
+        problems = ""
+        if self.problems:
+            items = "".join(f"<li>{esc(p)}</li>" for p in self.problems)
+            problems = (f'<div class="problems" id="diagnostics-failed">'
+                        f"<h2>Sampler diagnostics failed</h2><ul>{items}</ul></div>")
+        else:
+            problems = '<p class="ok">All sampler diagnostics passed.</p>'
+        toc = "".join(f'<li><a href="#s{i}">{esc(t)}</a></li>'
+                      for i, (t, _) in enumerate(self.sections))
+        body = "\n".join(f'<h2 id="s{i}">{esc(t)}</h2>\n{h}'
+                         for i, (t, h) in enumerate(self.sections))
+        answer = f'<div class="answer">{esc(self.answer)}</div>' if self.answer else ""
+        stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+                f"<title>{esc(self.title)}</title><style>{_CSS}</style></head><body>"
+                f"<h1>{esc(self.title)}</h1>{answer}{problems}<ul>{toc}</ul>{body}"
+                f'<p class="note">Written by pystan_models on {esc(stamp)}.</p>'
+                "</body></html>\n")
+
+    def write(self, path: Path | str) -> Path:
+        """Write the whole report atomically: a reader never sees half a file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = self.render()
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return path

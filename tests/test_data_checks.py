@@ -1,0 +1,58 @@
+"""Input checks: each bad file gives one clear error naming file, row and column."""
+import pytest
+
+from pystan_models import beetles
+from pystan_models.errors import DataError
+
+GOOD = "dose,killed,exposed\n1.69,6,59\n1.72,13,60\n"
+
+
+def write(tmp_path, text, name="beetles.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_good_file_loads_with_types(tmp_path):
+    frame = beetles.load(write(tmp_path, GOOD))
+    assert list(frame.columns) == ["dose", "killed", "exposed"]
+    assert frame.killed.dtype.kind == "i" and frame.dose.dtype.kind == "f"
+
+
+def test_shipped_data_is_canonical_bliss():
+    frame = beetles.load()
+    assert len(frame) == 8
+    assert frame.killed.tolist() == [6, 13, 18, 28, 52, 53, 61, 60]
+    assert frame.dose.iloc[-1] == pytest.approx(1.8839)
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("dose,killed\n1.69,6\n", r"missing column\(s\) exposed"),
+    (GOOD.replace("exposed\n", "exposed,note\n").replace("59\n", "59,a\n")
+     .replace("60\n", "60,b\n"), r"unexpected column\(s\) note"),
+    ("dose,killed,exposed\n1.69,six,59\n", r"row 1 \(line 2\), column 'killed' \(value 'six'\).*not a finite"),
+    ("dose,killed,exposed\n1.69,6,59\n1.72,-1,60\n", r"row 2 \(line 3\), column 'killed'.*negative"),
+    ("dose,killed,exposed\n1.69,6.5,59\n", r"row 1 \(line 2\), column 'killed'.*whole number"),
+    ("dose,killed,exposed\n1.69,6,59\n1.72,61,60\n", r"row 2 \(line 3\), column 'killed'.*more .*than exposed"),
+    ("dose,killed,exposed\n,6,59\n", r"row 1 \(line 2\), column 'dose'.*not a finite"),
+    ("dose,killed,exposed\n1.69,0,0\n", r"row 1 \(line 2\), column 'exposed'.*positive"),
+    ("", r"empty"),
+    ("dose,killed,exposed\n", r"no data rows"),
+])
+def test_bad_file_names_file_row_and_column(tmp_path, text, pattern):
+    path = write(tmp_path, text)
+    with pytest.raises(DataError, match=pattern) as err:
+        beetles.load(path)
+    assert str(path) in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="no such data file"):
+        beetles.load(tmp_path / "nope.csv")
+
+
+def test_stan_data_dict():
+    data = beetles.stan_data(beetles.load(), grid_size=11)
+    assert data["N"] == 8 and data["G"] == 11 and len(data["dose_grid"]) == 11
+    assert data["killed"][5] == 53 and all(isinstance(v, int) for v in data["exposed"])
+    assert data["dose_grid"][0] < 1.6907 and data["dose_grid"][-1] > 1.8839

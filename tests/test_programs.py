@@ -1,0 +1,89 @@
+"""The compile cache and compile errors."""
+import shutil
+
+import pytest
+
+from pystan_models import programs
+from pystan_models.errors import StanCompileError
+
+TINY = """// A normal mean: a program small enough to compile in tests.
+data {
+  int<lower=0> N;
+  vector[N] y;
+}
+parameters {
+  real mu;
+}
+model {
+  mu ~ normal(0, 10);
+  y ~ normal(mu, 1);
+}
+"""
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """A private stan/ folder and compile cache."""
+    stan = tmp_path / "stan"
+    stan.mkdir()
+    monkeypatch.setattr(programs, "STAN_DIR", stan)
+    monkeypatch.setenv("PYSTAN_MODELS_CACHE", str(tmp_path / "cache"))
+    return stan
+
+
+def test_hash_depends_on_text_version_and_options(sandbox):
+    path = sandbox / "tiny.stan"
+    path.write_text(TINY)
+    h = programs.program_hash(path, "2.27.0")
+    assert h == programs.program_hash(path, "2.27.0")
+    assert h != programs.program_hash(path, "2.36.0")
+    assert h != programs.program_hash(path, "2.27.0", {"STAN_THREADS": True})
+    path.write_text(TINY + "\n")
+    assert h != programs.program_hash(path, "2.27.0")
+
+
+def test_hash_follows_includes(sandbox):
+    (sandbox / "f.stanfunctions").write_text("real f(real x) { return x; }\n")
+    path = sandbox / "inc.stan"
+    path.write_text("functions {\n#include f.stanfunctions\n}\n" + TINY)
+    h = programs.program_hash(path, "2.27.0")
+    (sandbox / "f.stanfunctions").write_text("real f(real x) { return 2 * x; }\n")
+    assert h != programs.program_hash(path, "2.27.0")
+
+
+def test_unknown_program(sandbox):
+    with pytest.raises(StanCompileError, match="no such Stan program"):
+        programs.stan_file("nope")
+
+
+@pytest.mark.slow
+def test_cache_compiles_once_and_recompiles_on_change(sandbox, cmdstan_home, monkeypatch):
+    (sandbox / "tiny.stan").write_text(TINY)
+    calls = []
+    real_compile = programs._compile
+    monkeypatch.setattr(programs, "_compile", lambda *a: calls.append(a) or real_compile(*a))
+    first = programs.load("tiny", quiet=True)
+    second = programs.load("tiny", quiet=True)
+    assert len(calls) == 1 and first.exe_file == second.exe_file
+    assert programs.STAN_DIR not in __import__("pathlib").Path(first.exe_file).parents
+    assert not (sandbox / "tiny").exists(), "no executable written next to the source"
+    (sandbox / "tiny.stan").write_text(TINY.replace("normal(0, 10)", "normal(0, 5)"))
+    third = programs.load("tiny", quiet=True)
+    assert len(calls) == 2 and third.exe_file != first.exe_file
+    fit = third.sample(data={"N": 3, "y": [1.0, 2.0, 3.0]}, chains=1, iter_warmup=200,
+                       iter_sampling=200, seed=1, show_progress=False)
+    assert abs(fit.stan_variable("mu").mean() - 2.0) < 0.3
+    leftovers = [p for p in (sandbox.parent / "cache").rglob(".tiny-*")]
+    assert not leftovers, "temporary compile folders are removed"
+
+
+@pytest.mark.slow
+def test_syntax_error_is_a_clear_message(sandbox, cmdstan_home):
+    (sandbox / "broken.stan").write_text(TINY.replace("y ~ normal(mu, 1);", "y ~ normal(mu 1);"))
+    with pytest.raises(StanCompileError) as err:
+        programs.load("broken", quiet=True)
+    message = str(err.value)
+    assert str(sandbox / "broken.stan") in message
+    assert "Syntax error" in message or "Ill-formed" in message or "Expected" in message
+    cache = sandbox.parent / "cache"
+    assert not list(cache.rglob("broken*")) and not list(cache.rglob(".broken*"))
