@@ -7,4 +7,11 @@ writes a self-contained HTML report to ``reports/<name>.html``.
 # name -> one-line description; `python -m pystan_models` lists these.
 EXAMPLES = {
     "beetles": "Binomial GLM, logit vs probit vs complementary log-log links (Bliss 1935)",
+    "schools": "One-way random effects: hyperprior sensitivity on tau (eight schools)",
+    "icc": "Grouped data and the intraclass correlation (Minnesota radon by county)",
+    "radon": "Mixed effects with clusters of varying coefficients (Minnesota radon)",
+    "rats": "Varying intercepts and slopes, conjugate priors: NUTS vs Gibbs (rats growth)",
+    "counts": "Poisson, overdispersed and hurdle Poisson counts (roaches, epilepsy)",
+    "probit": "Probit as a latent variable model: NUTS vs Albert-Chib Gibbs, vs logit",
+    "separation": "Separation in logistic regression, solved by weakly informative priors",
 }
