@@ -4,7 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pathlib import Path
+
 from . import EXAMPLES, cmdstan
+from .collection import run_all
+from .report import REPORTS_DIR
 from .errors import PystanModelsError
 
 
@@ -17,7 +21,15 @@ def main(argv: list[str] | None = None) -> int:
                       help="use cmdstanpy's installer (latest release; needs internet) "
                            "instead of the CmdStan 2.27.0 source on PyPI")
     inst.add_argument("--version", help="with --from-github: the CmdStan version")
+    every = sub.add_parser("all", help="run every example, then write reports/index.html")
+    every.add_argument("--quick", action="store_true", help="short chains (smoke check)")
+    every.add_argument("--seed", type=int, help="seed for every example")
+    every.add_argument("--output-dir", type=Path, default=REPORTS_DIR)
+    every.add_argument("examples", nargs="*", choices=[[], *EXAMPLES], metavar="EXAMPLE",
+                       help="only these (default: all)")
     args = p.parse_args(argv)
+    if args.command == "all":
+        return run_all(args.examples or list(EXAMPLES), args.output_dir, args.quick, args.seed)
     if args.command == "install-cmdstan":
         try:
             if args.from_github:
@@ -32,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     print("Examples (run one with: python -m pystan_models.<name>):\n")
     for name, text in EXAMPLES.items():
         print(f"  {name:<12} {text}")
-    print("\nOther commands: python -m pystan_models install-cmdstan [--from-github]")
+    print("\nOther commands:\n  python -m pystan_models all [--quick]       every example, "
+          "then reports/index.html\n  python -m pystan_models install-cmdstan [--from-github]")
     return 0
 
 

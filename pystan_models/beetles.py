@@ -104,6 +104,7 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     frame = load(args.data)
     fits = fit_links(frame, opts)
     rep = report.Report("Beetle mortality: logit, probit and complementary log-log links")
+    rep.fits = list(fits.values())
     rep.problems = [f"{k}: {p}" for k, f in fits.items() for p in f.problems]
 
     coef = {}

@@ -12,6 +12,10 @@ from . import cmdstan, report
 from .errors import PystanModelsError
 from .fitting import Fit, RunOptions
 
+# What the last `run` produced, for `python -m pystan_models all` (which runs the
+# examples in one process and tabulates them).
+last_report: report.Report | None = None
+
 
 def parser(name: str, description: str, defaults: RunOptions = RunOptions()
            ) -> argparse.ArgumentParser:
@@ -61,6 +65,8 @@ def run(name: str, description: str, analyse: Callable[[argparse.Namespace, RunO
     Errors a user can act on are printed as one message (exit status 2); the report
     file is only ever replaced by a complete new one.
     """
+    global last_report
+    last_report = None
     p = parser(name, description, defaults)
     if extend:
         extend(p)
@@ -74,6 +80,7 @@ def run(name: str, description: str, analyse: Callable[[argparse.Namespace, RunO
     except PystanModelsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    last_report = rep
     for problem in rep.problems:
         print(f"diagnostics: {problem}", file=sys.stderr)
     print(f"report written to {path} ({time.monotonic() - start:.0f} s)")

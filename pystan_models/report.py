@@ -73,6 +73,7 @@ class Report:
         self.answer = ""
         self.problems: list[str] = []
         self.sections: list[tuple[str, str]] = []
+        self.fits: list = []  # the fits shown, for provenance and the collection index
 
     def section(self, title: str, *parts: str) -> None:
         self.sections.append((title, "\n".join(parts)))

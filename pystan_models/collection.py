@@ -1,0 +1,85 @@
+"""``python -m pystan_models all``: every example in turn, then ``reports/index.html``.
+
+A failing example is recorded in its row and does not stop the others; the exit
+status is 0 only when every example ran and every sampler diagnostic passed.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import EXAMPLES, cli, report
+
+QUICK = ["--chains", "4", "--iter-warmup", "300", "--iter-sampling", "300"]
+
+
+@dataclass
+class Row:
+    name: str
+    title: str
+    models: str
+    status: str       # "passed", "diagnostics failed", "error"
+    detail: str
+    seconds: float
+    report: Path | None
+
+
+def run_one(name: str, out_dir: Path, extra: list[str]) -> Row:
+    path = out_dir / f"{name}.html"
+    start = time.monotonic()
+    title, models, detail = EXAMPLES[name], "", ""
+    try:
+        module = importlib.import_module(f"pystan_models.{name}")
+        code = module.main([*extra, "--output", str(path)])
+        rep = cli.last_report
+        if code != 0 or rep is None:
+            status, detail = "error", f"exit status {code} (see the output above)"
+        else:
+            title = rep.title
+            models = ", ".join(sorted({f.program for f in rep.fits}))
+            status = "diagnostics failed" if rep.problems else "passed"
+            detail = "; ".join(rep.problems)
+    except Exception as exc:  # one example's bug must not stop the others
+        traceback.print_exc()
+        status, detail = "error", f"{type(exc).__name__}: {exc}"
+    return Row(name, title, models, status, detail, time.monotonic() - start,
+               path if status != "error" else None)
+
+
+def index(rows: list[Row], out_dir: Path) -> report.Report:
+    rep = report.Report("pystan_models: the whole collection")
+    passed = sum(r.status == "passed" for r in rows)
+    rep.answer = (f"{len(rows)} examples ran: {passed} with every sampler diagnostic "
+                  f"passed, {sum(r.status == 'diagnostics failed' for r in rows)} with "
+                  f"failed diagnostics (some on purpose: improper priors, separation), "
+                  f"{sum(r.status == 'error' for r in rows)} with errors; "
+                  f"{sum(r.seconds for r in rows):.0f} s in all.")
+    rep.problems = [f"{r.name}: {r.detail}" for r in rows if r.status == "error"]
+    link = (lambda r: f'<a href="{os.path.relpath(r.report, out_dir)}">{r.name}</a>'
+            if r.report else r.name)
+    frame = pd.DataFrame({
+        "example": [link(r) for r in rows], "title": [r.title for r in rows],
+        "models": [r.models for r in rows], "status": [r.status for r in rows],
+        "details": [r.detail for r in rows], "wall time (s)": [r.seconds for r in rows]})
+    rep.section("Examples", frame.to_html(index=False, escape=False, border=0,
+                                          float_format=lambda v: f"{v:.1f}"))
+    return rep
+
+
+def run_all(names: list[str], out_dir: Path, quick: bool, seed: int | None) -> int:
+    extra = ["--quiet"] + (QUICK if quick else []) + (["--seed", str(seed)] if seed else [])
+    rows = []
+    for name in names:
+        print(f"== {name}", file=sys.stderr, flush=True)
+        rows.append(run_one(name, out_dir, extra))
+        print(f"   {rows[-1].status} ({rows[-1].seconds:.0f} s)", file=sys.stderr, flush=True)
+    path = index(rows, out_dir).write(out_dir / "index.html")
+    print(f"index written to {path}")
+    return 0 if all(r.status == "passed" for r in rows) else 1
