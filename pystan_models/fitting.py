@@ -38,6 +38,7 @@ class Fit:
     seconds: float
     stan_path: str
     problems: list[str] = field(default_factory=list)
+    main: list[str] = field(default_factory=list)  # the parameters diagnosed
 
 
 def say(opts: RunOptions, msg: str) -> None:
@@ -68,7 +69,7 @@ def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
     problems = diagnose(fit, idata, main)
     for p in problems:
         say(opts, f"  WARNING ({program}): {p}")
-    return Fit(program, fit, idata, seconds, str(programs.stan_file(program)), problems)
+    return Fit(program, fit, idata, seconds, str(programs.stan_file(program)), problems, main)
 
 
 def to_idata(fit: cmdstanpy.CmdStanMCMC, *, observed: dict | None = None,

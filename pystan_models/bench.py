@@ -1,0 +1,169 @@
+"""Benchmark the collection: ``python -m pystan_models.bench``.
+
+1. Every example at a fixed seed and 4 x 1000 x 1000, from a cold compile cache:
+   per program the compile time, sampling wall time, minimum bulk ESS and ESS per
+   second over the model's main parameters, and divergences; then a warm rerun of
+   the example, to measure the time spent outside sampling.
+2. A scaling run on simulated data (200 groups, 5 predictors) at N = 2,000,
+   20,000 and 200,000 rows: the plain and the fast varying-intercept logistic
+   programs (and the mixed-effects program), showing how sampling time grows.
+3. Speed-up ratios: each fast program's ESS/s against its plain reference.
+
+Prints a table and writes ``reports/benchmark.html`` and ``reports/benchmark.json``.
+This is a benchmark, not a test: nothing here asserts a speed.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from . import EXAMPLES, cli, cmdstan, programs, report
+from .fitting import Fit, RunOptions, sample
+
+# (plain reference, fast variant, target ratio of ESS/s)
+SPEEDUPS = [
+    ("rats_conjugate", "rats_marginal", 8.0),
+    ("rats_conjugate", "rats_gibbs", 8.0),
+    ("radon_intercepts", "radon_intercepts_marginal", 5.0),
+    ("varying_intercept_logistic@20000", "varying_intercept_logistic_fast@20000", 3.0),
+]
+
+
+def fit_row(f: Fit, label: str | None = None) -> dict:
+    names = f.main or list(f.idata.posterior.data_vars)[:5]
+    ess = az.ess(f.idata, var_names=names)
+    min_ess = float(min(ess[v].min() for v in names))
+    div = (int(f.fit.method_variables()["divergent__"].sum())
+           if f.fit is not None else 0)
+    return {"program": label or f.program,
+            "compile (s)": programs.compile_seconds.get(f.program, np.nan),
+            "sampling (s)": f.seconds, "min bulk ESS": min_ess,
+            "ESS/s": min_ess / f.seconds, "divergences": div}
+
+
+def bench_examples(names: list[str], opts: RunOptions, out_dir: Path) -> tuple[list, list]:
+    argv = ["--quiet", "--seed", str(opts.seed), "--chains", str(opts.chains),
+            "--iter-warmup", str(opts.iter_warmup),
+            "--iter-sampling", str(opts.iter_sampling)]
+    rows, warm = [], []
+    for name in names:
+        module = importlib.import_module(f"pystan_models.{name}")
+        print(f"== {name} (cold)", file=sys.stderr, flush=True)
+        code = module.main(argv + ["--output", str(out_dir / f"{name}.html")])
+        if code != 0 or cli.last_report is None:
+            rows.append({"example": name, "program": f"ERROR (exit {code})"})
+            continue
+        for f in cli.last_report.fits:
+            rows.append({"example": name, **fit_row(f)})
+        print(f"== {name} (warm)", file=sys.stderr, flush=True)
+        start = time.monotonic()
+        module.main(argv + ["--output", str(out_dir / f"{name}.html")])
+        wall = time.monotonic() - start
+        sampling = sum(f.seconds for f in cli.last_report.fits)
+        warm.append({"example": name, "warm wall time (s)": wall,
+                     "sampling (s)": sampling, "outside sampling (s)": wall - sampling})
+    return rows, warm
+
+
+def simulate_logistic(n: int, groups: int = 200, k: int = 5, seed: int = 1) -> dict:
+    """Varying-intercept logistic data with a fixed seed: true mu = -0.5, tau = 0.8."""
+    rng = np.random.default_rng([seed, n])
+    g = rng.integers(1, groups + 1, size=n)
+    X = rng.normal(size=(n, k))
+    beta = np.linspace(-1, 1, k)
+    alpha = -0.5 + 0.8 * rng.normal(size=groups)
+    p = 1 / (1 + np.exp(-(alpha[g - 1] + X @ beta)))
+    return {"N": n, "K": k, "J": groups, "X": X.tolist(), "g": g.tolist(),
+            "y": (rng.random(n) < p).astype(int).tolist()}
+
+
+def bench_scaling(sizes: list[int], opts: RunOptions, threads: int) -> list[dict]:
+    rows = []
+    for n in sizes:
+        data = simulate_logistic(n, seed=opts.seed)
+        print(f"== scaling N = {n}", file=sys.stderr, flush=True)
+        plain = sample("varying_intercept_logistic", data, opts,
+                       main=["mu", "tau", "beta"], y_rep=None, log_lik=None)
+        rows.append({"N": n, **fit_row(plain, f"varying_intercept_logistic@{n}")})
+        fast = sample("varying_intercept_logistic_fast", {**data, "grainsize": 500}, opts,
+                      main=["mu", "tau", "beta"], y_rep=None, log_lik=None,
+                      cpp_options={"STAN_THREADS": True}, threads_per_chain=threads,
+                      parallel_chains=max(1, (os.cpu_count() or 2) // threads))
+        rows.append({"N": n, **fit_row(fast, f"varying_intercept_logistic_fast@{n}")})
+    return rows
+
+
+def speedups(rows: list[dict]) -> pd.DataFrame:
+    by = {r["program"]: r for r in rows if "ESS/s" in r}
+    out = []
+    for plain, fast, target in SPEEDUPS:
+        if plain in by and fast in by:
+            ratio = by[fast]["ESS/s"] / by[plain]["ESS/s"]
+            out.append({"plain": plain, "fast": fast, "plain ESS/s": by[plain]["ESS/s"],
+                        "fast ESS/s": by[fast]["ESS/s"], "ratio": ratio, "target": target,
+                        "met": "yes" if ratio >= target else "no"})
+    return pd.DataFrame(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pystan_models.bench", description=__doc__)
+    p.add_argument("--examples", nargs="*", default=list(EXAMPLES))
+    p.add_argument("--sizes", nargs="*", type=int, default=[2000, 20000, 200000])
+    p.add_argument("--threads", type=int, default=2, help="threads per chain (fast logistic)")
+    p.add_argument("--seed", type=int, default=20261125)
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--iter-warmup", type=int, default=1000)
+    p.add_argument("--iter-sampling", type=int, default=1000)
+    p.add_argument("--warm-cache", action="store_true",
+                   help="keep the compile cache (default: compile every program cold)")
+    p.add_argument("--output-dir", type=Path, default=report.REPORTS_DIR)
+    args = p.parse_args(argv)
+    opts = RunOptions(args.chains, args.iter_warmup, args.iter_sampling, args.seed, True)
+    cmdstan.ensure_cmdstan()
+    with tempfile.TemporaryDirectory() as cache:
+        if not args.warm_cache:
+            os.environ["PYSTAN_MODELS_CACHE"] = cache
+        with tempfile.TemporaryDirectory() as scratch:
+            rows, warm = bench_examples(args.examples, opts, Path(scratch))
+        scaling = bench_scaling(args.sizes, opts, args.threads) if args.sizes else []
+    ratios = speedups(rows + scaling)
+    tables = {"programs": pd.DataFrame(rows), "warm reruns": pd.DataFrame(warm),
+              "scaling": pd.DataFrame(scaling), "speed-ups": ratios}
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        for title, frame in tables.items():
+            print(f"\n{title}\n{frame.to_string(index=False, float_format=lambda v: f'{v:.2f}')}")
+    write(tables, args, args.output_dir)
+    return 0
+
+
+def write(tables: dict[str, pd.DataFrame], args, out_dir: Path) -> None:
+    rep = report.Report("Benchmark of the collection")
+    rep.answer = (f"Seed {args.seed}, {args.chains} chains x ({args.iter_warmup} warmup + "
+                  f"{args.iter_sampling} draws), {os.cpu_count()} cores, CmdStan "
+                  f"{cmdstan.version_of(cmdstan.find_cmdstan())}. ESS/s is the minimum bulk "
+                  "ESS over each model's main parameters divided by sampling wall time.")
+    for title, frame in tables.items():
+        rep.section(title.capitalize(), report.table(frame, 2, index=False))
+    rep.write(out_dir / "benchmark.html")
+    payload = {k: v.to_dict(orient="records") for k, v in tables.items()}
+    tmp = out_dir / ".benchmark.json.tmp"
+    tmp.write_text(json.dumps({"seed": args.seed, "chains": args.chains,
+                               "iter_warmup": args.iter_warmup,
+                               "iter_sampling": args.iter_sampling, **payload}, indent=1,
+                              default=float))
+    os.replace(tmp, out_dir / "benchmark.json")
+    print(f"\nwritten {out_dir / 'benchmark.html'} and {out_dir / 'benchmark.json'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

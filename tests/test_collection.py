@@ -1,0 +1,41 @@
+"""`python -m pystan_models all`: every example, one index, failures contained."""
+import re
+import sys
+import types
+
+import pytest
+
+from pystan_models import EXAMPLES, collection
+from pystan_models.__main__ import main as cli_main
+
+
+def test_listing_names_every_example(capsys):
+    assert cli_main([]) == 0
+    out = capsys.readouterr().out
+    for name in EXAMPLES:
+        assert re.search(rf"^\s+{name}\s+\S", out, re.MULTILINE), name
+
+
+def test_every_listed_example_is_a_module_with_main():
+    import importlib
+    for name in EXAMPLES:
+        module = importlib.import_module(f"pystan_models.{name}")
+        assert callable(module.main), name
+        assert module.__doc__.splitlines()[0], name
+
+
+@pytest.mark.slow
+def test_failing_example_is_a_row_and_does_not_stop_the_others(tmp_path, monkeypatch,
+                                                               cmdstan_home):
+    broken = types.ModuleType("pystan_models.broken")
+    broken.main = lambda argv: 1 / 0
+    monkeypatch.setitem(sys.modules, "pystan_models.broken", broken)
+    monkeypatch.setitem(EXAMPLES, "broken", "an example with a bug")
+    code = collection.run_all(["broken", "beetles"], tmp_path, quick=True, seed=5)
+    assert code == 1
+    html = (tmp_path / "index.html").read_text()
+    assert "ZeroDivisionError" in html
+    assert '<a href="beetles.html">beetles</a>' in html
+    assert (tmp_path / "beetles.html").exists()
+    row = re.search(r"beetles</a></td>(.*?)</tr>", html, re.S).group(1)
+    assert "beetles_logit" in row and "beetles_cloglog" in row
