@@ -1,0 +1,173 @@
+"""The notes' Gibbs sampler for the rats model (Gelfand et al. 1990, section 6), in numpy.
+
+Model: y_ij ~ N(x_ij' theta_i, sigma^2) with x_ij = (1, age_ij)', theta_i ~ N(theta_0,
+Sigma), sigma^2 ~ IG(a, b), theta_0 ~ N(eta, C), Sigma ~ Inv-Wishart(rho R, rho).
+Every full conditional is closed-form (k rats, n weighings):
+
+* theta_i | . ~ N(D_i d_i, D_i),  D_i^-1 = X_i'X_i / sigma^2 + Sigma^-1,
+  d_i = X_i'y_i / sigma^2 + Sigma^-1 theta_0          (all rats at once)
+* theta_0 | . ~ N(V (k Sigma^-1 theta_bar + C^-1 eta), V),  V^-1 = k Sigma^-1 + C^-1
+* Sigma | . ~ Inv-Wishart(sum_i (theta_i - theta_0)(theta_i - theta_0)' + rho R, k + rho)
+* sigma^2 | . ~ IG(a + n / 2, b + sum_ij (y_ij - x_ij' theta_i)^2 / 2)
+
+Each ``*_conditional`` function returns the parameters of one full conditional, so
+the tests can check them against independent formulas; :func:`sample` draws from
+them in turn.  Per-rat sufficient statistics (X_i'X_i, X_i'y_i) make the theta_i
+step a batch of 2 x 2 problems, whatever the number of weighings per rat.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import arviz as az
+import numpy as np
+from scipy import stats
+
+from .errors import PystanModelsError
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """Known hyperparameters: sigma^2 ~ IG(a, b), theta_0 ~ N(eta, C),
+    Sigma ~ Inv-Wishart(rho R, rho) (so E[Sigma^-1] = R^-1 when it exists)."""
+    a: float
+    b: float
+    eta: tuple
+    C: tuple
+    rho: float
+    R: tuple
+
+    def __post_init__(self):
+        for name in ("a", "b"):
+            if not getattr(self, name) > 0:
+                raise PystanModelsError(f"hyperparameter {name} must be positive "
+                                        f"(got {getattr(self, name)})")
+        if not self.rho > 1:
+            raise PystanModelsError(f"hyperparameter rho must exceed 1, the dimension "
+                                    f"minus one, for a proper inverse Wishart (got {self.rho})")
+        if np.shape(self.eta) != (2,) or not np.all(np.isfinite(self.eta)):
+            raise PystanModelsError(f"hyperparameter eta must be 2 finite numbers "
+                                    f"(got {self.eta})")
+        for name in ("C", "R"):
+            m = np.asarray(getattr(self, name), dtype=float)
+            if (m.shape != (2, 2) or not np.all(np.isfinite(m)) or not np.allclose(m, m.T)
+                    or np.linalg.eigvalsh(m).min() <= 0):
+                raise PystanModelsError(f"hyperparameter {name} must be a symmetric "
+                                        f"positive-definite 2 x 2 matrix (got {m.tolist()})")
+
+
+@dataclass(frozen=True)
+class Design:
+    """Data in the form the sampler needs: rat index (0-based), ages, weights and
+    per-rat sufficient statistics."""
+    rat: np.ndarray      # (n,) ints in 0..k-1
+    x: np.ndarray        # (n,) age
+    y: np.ndarray        # (n,) weight
+    XtX: np.ndarray      # (k, 2, 2)
+    Xty: np.ndarray      # (k, 2)
+
+    @classmethod
+    def of(cls, rat, x, y, k: int) -> "Design":
+        rat, x, y = np.asarray(rat), np.asarray(x, float), np.asarray(y, float)
+        X = np.column_stack([np.ones_like(x), x])
+        XtX = np.zeros((k, 2, 2))
+        Xty = np.zeros((k, 2))
+        np.add.at(XtX, rat, X[:, :, None] * X[:, None, :])
+        np.add.at(Xty, rat, X * y[:, None])
+        return cls(rat, x, y, XtX, Xty)
+
+    @property
+    def k(self) -> int:
+        return len(self.XtX)
+
+
+@dataclass
+class GibbsRun:
+    """Draws as InferenceData and the wall time they took (warmup included)."""
+    idata: az.InferenceData
+    seconds: float
+
+
+# --- full conditionals -------------------------------------------------------
+
+def theta_conditional(d: Design, sigma_sq: float, Sigma_inv: np.ndarray,
+                      theta_0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean D_i d_i (k, 2) and covariance D_i (k, 2, 2) of every theta_i."""
+    D = np.linalg.inv(d.XtX / sigma_sq + Sigma_inv)
+    di = d.Xty / sigma_sq + Sigma_inv @ theta_0
+    return np.einsum("kab,kb->ka", D, di), D
+
+
+def theta_0_conditional(theta: np.ndarray, Sigma_inv: np.ndarray, h: Hyper
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    C_inv = np.linalg.inv(h.C)
+    V = np.linalg.inv(len(theta) * Sigma_inv + C_inv)
+    return V @ (Sigma_inv @ theta.sum(0) + C_inv @ np.asarray(h.eta)), V
+
+
+def Sigma_conditional(theta: np.ndarray, theta_0: np.ndarray, h: Hyper
+                      ) -> tuple[float, np.ndarray]:
+    """Degrees of freedom and scale of the inverse Wishart."""
+    dev = theta - theta_0
+    return len(theta) + h.rho, dev.T @ dev + h.rho * np.asarray(h.R)
+
+
+def sigma_sq_conditional(d: Design, theta: np.ndarray, h: Hyper) -> tuple[float, float]:
+    """Shape and scale of the inverse gamma."""
+    resid = d.y - theta[d.rat, 0] - theta[d.rat, 1] * d.x
+    return h.a + len(d.y) / 2, h.b + resid @ resid / 2
+
+
+# --- the sampler ----------------------------------------------------------------
+
+def draw_normal(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """One draw from each of a stack of multivariate normals."""
+    L = np.linalg.cholesky(cov)
+    return mean + (L @ rng.standard_normal(mean.shape)[..., None])[..., 0]
+
+
+def step(rng: np.random.Generator, d: Design, h: Hyper, theta_0, Sigma, sigma_sq):
+    """One sweep in the notes' order: theta_i, theta_0, Sigma, sigma^2."""
+    Sigma_inv = np.linalg.inv(Sigma)
+    theta = draw_normal(rng, *theta_conditional(d, sigma_sq, Sigma_inv, theta_0))
+    theta_0 = draw_normal(rng, *theta_0_conditional(theta, Sigma_inv, h))
+    df, scale = Sigma_conditional(theta, theta_0, h)
+    Sigma = stats.invwishart.rvs(df, scale, random_state=rng)
+    shape, rate = sigma_sq_conditional(d, theta, h)
+    sigma_sq = rate / rng.gamma(shape)
+    return theta, theta_0, Sigma, sigma_sq
+
+
+def sample(d: Design, h: Hyper, inits: list[dict], iter_warmup: int, iter_sampling: int,
+           seed: int, coords: dict | None = None) -> GibbsRun:
+    """One chain per element of ``inits`` (dicts with theta_0, Sigma, sigma_sq as
+    given to Stan); the first ``iter_warmup`` sweeps of each are dropped."""
+    rng = np.random.default_rng(seed)
+    chains = len(inits)
+    out = {"theta": np.empty((chains, iter_sampling, d.k, 2)),
+           "theta_0": np.empty((chains, iter_sampling, 2)),
+           "Sigma": np.empty((chains, iter_sampling, 2, 2)),
+           "sigma_sq": np.empty((chains, iter_sampling))}
+    start = time.perf_counter()
+    for c, init in enumerate(inits):
+        state = (None, np.asarray(init["theta_0"], float), np.asarray(init["Sigma"], float),
+                 float(init["sigma_sq"]))
+        for it in range(iter_warmup + iter_sampling):
+            state = step(rng, d, h, *state[1:])
+            if it >= iter_warmup:
+                for name, value in zip(out, state):
+                    out[name][c, it - iter_warmup] = value
+    seconds = time.perf_counter() - start
+    out.update(derived(out["theta_0"], out["Sigma"], out["sigma_sq"]))
+    dims = {"theta": ["rat", "coef"], "theta_0": ["coef"], "Sigma": ["coef", "coef_"]}
+    idata = az.from_dict(posterior=out, coords=coords, dims=dims)
+    return GibbsRun(idata, seconds)
+
+
+def derived(theta_0, Sigma, sigma_sq) -> dict:
+    """The quantities the Stan program writes in generated quantities."""
+    sd = np.sqrt(np.diagonal(Sigma, axis1=-2, axis2=-1))
+    return {"birth_weight": theta_0[..., 0], "daily_gain": theta_0[..., 1],
+            "sigma": np.sqrt(sigma_sq), "sd_alpha": sd[..., 0], "sd_beta": sd[..., 1],
+            "corr_theta": Sigma[..., 0, 1] / (sd[..., 0] * sd[..., 1])}
