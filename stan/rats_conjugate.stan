@@ -46,14 +46,16 @@ model {
   y ~ normal(alpha[rat] + beta[rat] .* x, sqrt(sigma_sq));
 }
 generated quantities {
-  real birth_weight = theta_0[1];       // average rat's weight at age 0 (g)
-  real daily_gain = theta_0[2];         // average rat's gain (g per day)
+  real birth_weight;                    // average rat's weight at age 0 (g)
+  real daily_gain;                      // average rat's gain (g per day)
   real sigma = sqrt(sigma_sq);
   real sd_alpha = sqrt(Sigma[1, 1]);    // between-rat sd of weight at birth
   real sd_beta = sqrt(Sigma[2, 2]);     // between-rat sd of daily gain
   real corr_theta = Sigma[1, 2] / (sd_alpha * sd_beta);
   vector[N] log_lik;
   array[N] real y_rep;
+  birth_weight = theta_0[1];
+  daily_gain = theta_0[2];
   {
     vector[N] mu = to_vector(theta[rat, 1]) + to_vector(theta[rat, 2]) .* x;
     for (n in 1:N) {
