@@ -1,0 +1,58 @@
+// Eight schools (Rubin 1981; BDA3 section 5.5): one-way random effects with
+// known standard errors, CENTERED parameterization.
+//
+// Notes, "Random effects and the choice of hyperprior":
+//   y_j ~ N(theta_j, sigma_j^2)        (sigma_j known),  j = 1..J
+//   theta_j ~ N(mu, tau^2)             (tau is sigma_beta in the notes)
+//   p(mu) proportional to 1, or mu ~ N(0, mu_sd^2)    (chosen by data)
+//   the hyperprior on tau is chosen by data (tau_prior):
+//     1: p(tau) proportional to 1 on (0, inf)          (uniform; BDA3 5.5)
+//     2: tau^2 ~ Inv-chi^2(nu, s^2)                    (scaled inverse chi^2)
+//     3: tau ~ half-Cauchy(0, tau_scale)               (weakly informative)
+//     4: p(log tau) proportional to 1, p(tau) ~ 1/tau  (IMPROPER posterior)
+// Centered: the sampler works with theta_j itself.  When tau is small the
+// theta_j are squeezed towards mu, when tau is large they spread out: a
+// funnel whose neck the sampler cannot enter with one step size, seen as
+// divergent transitions.  schools_noncentered.stan differs only in the
+// declaration of theta.
+// Data: Rubin (1981), BDA3 Table 5.2 (data/eight_schools.csv).
+data {
+  int<lower=1> J;                      // schools
+  vector[J] y;                         // estimated coaching effects y_j
+  vector<lower=0>[J] sigma;            // their known standard errors sigma_j
+  int<lower=0, upper=1> mu_normal;     // 0: p(mu) flat; 1: mu ~ N(0, mu_sd^2)
+  real<lower=0> mu_sd;
+  int<lower=1, upper=4> tau_prior;     // hyperprior on tau, numbered as above
+  real<lower=0> nu;                    // Inv-chi^2 degrees of freedom
+  real<lower=0> s;                     // Inv-chi^2 scale (tau^2 near s^2)
+  real<lower=0> tau_scale;             // half-Cauchy scale
+}
+parameters {
+  real mu;                                    // population mean effect
+  real<lower=0> tau;                          // between-school sd
+  vector[J] theta;                            // school effects (centered)
+}
+model {
+  // hyperprior on mu; with mu_normal == 0 it is flat: nothing is added
+  if (mu_normal == 1) {
+    mu ~ normal(0, mu_sd);
+  }
+  // hyperprior on tau; tau_prior == 1 is flat on tau: nothing is added
+  if (tau_prior == 2) {
+    // density of tau^2, times the Jacobian |d tau^2 / d tau| = 2 tau
+    target += scaled_inv_chi_square_lpdf(square(tau) | nu, s) + log(tau);
+  } else if (tau_prior == 3) {
+    tau ~ cauchy(0, tau_scale);  // half-Cauchy: tau is constrained positive
+  } else if (tau_prior == 4) {
+    target += -log(tau);         // flat on log tau: the improper case
+  }
+  theta ~ normal(mu, tau);
+  y ~ normal(theta, sigma);
+}
+generated quantities {
+  vector[J] log_lik;
+  array[J] real y_rep = normal_rng(theta, sigma);
+  for (j in 1:J) {
+    log_lik[j] = normal_lpdf(y[j] | theta[j], sigma[j]);
+  }
+}
