@@ -296,14 +296,16 @@ def sensitivity_sentence(tables: dict[str, pd.DataFrame], labels: dict[str, str]
     mu_word = ("barely moves" if mu_shift < 0.25 * mu_sd else
                "moves less than half its posterior sd" if mu_shift < 0.5 * mu_sd else
                "also moves appreciably")
-    return (f"The between-school sd tau is {degree} sensitive to its hyperprior: its posterior median ranges "
-            f"from {med[lo_k]:.1f} ({labels[lo_k]}) to {med[hi_k]:.1f} ({labels[hi_k]}), "
+    return (f"The between-school sd tau is {degree} sensitive to its hyperprior: its "
+            f"posterior median ranges from {med[lo_k]:.1f} ({labels[lo_k]}) to "
+            f"{med[hi_k]:.1f} ({labels[hi_k]}), "
             f"a factor of {ratio:.1f}, and its 97.5% quantile from {min(hi.values()):.1f} "
             f"to {max(hi.values()):.1f} SAT points. The posterior mean of mu {mu_word} "
             f"({min(mu.values()):.1f} to {max(mu.values()):.1f}; its posterior sd is at "
-            f"least {mu_sd:.1f}). Eight noisy estimates say little about the spread "
-            "between schools, so the prior on tau decides how much the school effects "
-            "are pooled.")
+            f"least {mu_sd:.1f})." + (
+                " A few noisy estimates say little about the spread between schools, so "
+                "the prior on tau decides how much the school effects are pooled."
+                if degree != "hardly" else ""))
 
 
 # -- figures -------------------------------------------------------------------
@@ -402,11 +404,11 @@ def improper_figure(frame, fit: Fit):
         axes[0].plot(chain, lw=0.7, label=f"chain {c + 1}")
     axes[0].set(xlabel="draw (after warmup)", ylabel="log tau",
                 title="IMPROPER: draws of log tau by chain")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8, ncol=4, loc="lower center")
     u = np.linspace(-30, 6, 800)
     logm = log_marginal_tau(frame, np.exp(u))[0]
     axes[1].plot(u, np.exp(logm - logm.max()), color="C3")
-    axes[1].set(xlabel="log tau (and on, flat, to -∞)",
+    axes[1].set(xlabel="log tau (the curve stays flat on to -∞)",
                 ylabel="p(log tau | y), unnormalised",
                 title="Under p(tau) ∝ 1/tau the density of log tau\n"
                       "levels off, never falls, as log tau → -∞")
@@ -550,7 +552,8 @@ def check_table(tables, exact, labels) -> pd.DataFrame:
         gaps = check_gaps(t, exact[p])
         for name in ["mu", "tau", "theta[A]"]:
             rows.append({"prior": labels[p], "parameter": name,
-                         "NUTS mean": t.loc[name, "mean"], "exact mean": exact[p].loc[name, "mean"],
+                         "NUTS mean": t.loc[name, "mean"],
+                         "exact mean": exact[p].loc[name, "mean"],
                          "NUTS sd": t.loc[name, "sd"], "exact sd": exact[p].loc[name, "sd"],
                          "gap / MCSE": gaps[name]})
         rows.append({"prior": labels[p], "parameter": "largest gap, all 10",
