@@ -220,11 +220,11 @@ class Fits:
     main: dict[str, Fit]                          # non-centered, per proper prior
     variants: dict[tuple[str, str, float], Fit]   # (prior, parameterization, delta)
     improper: dict[str, Fit]                      # per parameterization
-    posteriordb: Fit                              # posteriordb's priors
+    posteriordb: Fit | None                       # posteriordb's priors, BDA data only
 
     def all(self) -> list[Fit]:
-        seen = {id(f): f for f in [*self.main.values(), *self.variants.values(),
-                                   *self.improper.values(), self.posteriordb]}
+        fits = [*self.main.values(), *self.variants.values(), *self.improper.values()]
+        seen = {id(f): f for f in fits + ([self.posteriordb] if self.posteriordb else [])}
         return list(seen.values())
 
 
@@ -243,8 +243,15 @@ def fit_all(frame: pd.DataFrame, opts: RunOptions, hyper: Hyper = Hyper(),
                                      else fit_prior(frame, p, opts, hyper, centered, delta))
         improper = {name: fit_prior(frame, "log_uniform", opts, hyper, centered, adapt_delta)
                     for name, centered in [("non-centered", False), ("centered", True)]}
-    pdb = fit_prior(frame, "half_cauchy", opts, POSTERIORDB_HYPER, adapt_delta=adapt_delta)
+    pdb = (fit_prior(frame, "half_cauchy", opts, POSTERIORDB_HYPER, adapt_delta=adapt_delta)
+           if is_bda_data(frame) else None)
     return Fits(main, variants, improper, pdb)
+
+
+def is_bda_data(frame: pd.DataFrame) -> bool:
+    """True for the published eight schools data, the only data posteriordb covers."""
+    bda = load(DATA)
+    return frame[["effect", "se"]].equals(bda[["effect", "se"]])
 
 
 def compile_seconds(opts: RunOptions) -> dict[str, float]:
@@ -380,6 +387,7 @@ def shrinkage_figure(frame, tables: dict[str, pd.DataFrame], labels):
 
 def funnel_figure(centered: Fit, noncentered: Fit, label: str, delta: float):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    school = centered.idata.posterior["school"].values[0]
     for ax, (name, f) in zip(axes, [("centered", centered), ("non-centered", noncentered)]):
         theta1 = f.idata.posterior["theta"].values[..., 0].ravel()
         tau = f.idata.posterior["tau"].values.ravel()
@@ -388,7 +396,7 @@ def funnel_figure(centered: Fit, noncentered: Fit, label: str, delta: float):
                    label="draws")
         ax.scatter(theta1[div], tau[div], s=14, color="red",
                    label=f"divergent ({div.sum()})")
-        ax.set(yscale="log", xlabel="theta_1, school A (SAT-V points)",
+        ax.set(yscale="log", xlabel=f"theta_1, school {school} (SAT-V points)",
                title=f"{name} ({f.program}.stan)")
         ax.legend(loc="lower right", fontsize=8)
     axes[0].set_ylabel("tau (log scale, SAT-V points)")
@@ -448,7 +456,8 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     # whose failures are shown in their own sections.
     rep.problems = [f"{labels[p]} (non-centered): {msg}" for p, f in fits.main.items()
                     for msg in f.problems]
-    rep.problems += [f"posteriordb check: {msg}" for msg in fits.posteriordb.problems]
+    if fits.posteriordb:
+        rep.problems += [f"posteriordb check: {msg}" for msg in fits.posteriordb.problems]
     rep.answer = (
         f"{sentence} These numbers come from the non-centered program at adapt_delta "
         f"{delta:g}: {sum(div[(p, 'non-centered', delta)] for p in PROPER)} divergent "
@@ -499,12 +508,7 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
         "tau and theta_j follow exactly. 'gap / MCSE' is |NUTS - exact| in Monte Carlo "
         "standard errors of the NUTS mean."),
         report.table(check_table(tables, exact, labels), {"gap / MCSE": 1}, index=False),
-        report.para(
-        "Published reference: posteriordb's eight_schools-eight_schools_noncentered "
-        "(mu ~ N(0, 5^2), tau ~ half-Cauchy(0, 5); reference means from 10 rstan chains, "
-        "10,000 draws after thinning), fitted here with the same priors. 'gap / MCSE' "
-        "is |NUTS - reference| over the combined Monte Carlo standard error."),
-        report.table(posteriordb_table(fits.posteriordb), {"gap / MCSE": 1}))
+        *posteriordb_section(fits.posteriordb))
     rep.section("Centered vs non-centered", report.para(
         "The same model and priors sampled with theta_j as the parameter (centered) and "
         "with (theta_j - mu)/tau as the parameter (non-centered), at Stan's default "
@@ -550,13 +554,13 @@ def check_table(tables, exact, labels) -> pd.DataFrame:
     rows = []
     for p, t in tables.items():
         gaps = check_gaps(t, exact[p])
-        for name in ["mu", "tau", "theta[A]"]:
+        for name in ["mu", "tau", exact[p].index[2]]:
             rows.append({"prior": labels[p], "parameter": name,
                          "NUTS mean": t.loc[name, "mean"],
                          "exact mean": exact[p].loc[name, "mean"],
                          "NUTS sd": t.loc[name, "sd"], "exact sd": exact[p].loc[name, "sd"],
                          "gap / MCSE": gaps[name]})
-        rows.append({"prior": labels[p], "parameter": "largest gap, all 10",
+        rows.append({"prior": labels[p], "parameter": f"largest gap, all {len(gaps)}",
                      "gap / MCSE": gaps.max()})
     return pd.DataFrame(rows)
 
@@ -571,6 +575,19 @@ def parameterization_table(variants: dict, labels) -> pd.DataFrame:
                      "max R-hat": summ["r_hat"].max(), "min bulk ESS": summ["ess_bulk"].min(),
                      "min E-BFMI": float(np.min(az.bfmi(f.idata)))})
     return pd.DataFrame(rows)
+
+
+def posteriordb_section(f: Fit | None) -> list[str]:
+    if f is None:
+        return [report.para("No published reference: these are not the BDA3 eight "
+                            "schools data, so posteriordb's reference posterior does "
+                            "not apply.", "note")]
+    return [report.para(
+        "Published reference: posteriordb's eight_schools-eight_schools_noncentered "
+        "(mu ~ N(0, 5^2), tau ~ half-Cauchy(0, 5); reference means from 10 rstan chains, "
+        "10,000 draws after thinning), fitted here with the same priors. 'gap / MCSE' "
+        "is |NUTS - reference| over the combined Monte Carlo standard error."),
+        report.table(posteriordb_table(f), {"gap / MCSE": 1})]
 
 
 def posteriordb_table(f: Fit) -> pd.DataFrame:

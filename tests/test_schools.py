@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from scipy import integrate
 
-from pystan_models import schools
+from pystan_models import cmdstan, schools
 from pystan_models.errors import DataError, PystanModelsError
 from pystan_models.fitting import posterior_table
 
@@ -73,6 +73,11 @@ def test_stan_data_dict():
         schools.stan_data(frame, "jeffreys")
 
 
+def test_posteriordb_check_only_for_the_published_data(tmp_path):
+    assert schools.is_bda_data(schools.load())
+    assert not schools.is_bda_data(schools.load(write(tmp_path, GOOD)))
+
+
 @pytest.mark.parametrize("argv, pattern", [
     (["--nu", "0"], "--nu must be a positive finite number"),
     (["--s", "-1"], "--s must be a positive finite number"),
@@ -80,6 +85,7 @@ def test_stan_data_dict():
     (["--adapt-delta", "1"], "--adapt-delta must be between 0 and 1"),
 ])
 def test_bad_option_is_an_error_before_sampling(tmp_path, capsys, monkeypatch, argv, pattern):
+    monkeypatch.setattr(cmdstan, "ensure_cmdstan", lambda **k: None)  # no CmdStan needed
     monkeypatch.setattr(schools, "fit_all", lambda *a, **k: pytest.fail("sampled"))
     monkeypatch.setattr(schools, "compile_seconds", lambda *a, **k: pytest.fail("compiled"))
     out = tmp_path / "schools.html"
@@ -90,7 +96,9 @@ def test_bad_option_is_an_error_before_sampling(tmp_path, capsys, monkeypatch, a
 
 
 def test_bad_data_file_writes_no_report(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cmdstan, "ensure_cmdstan", lambda **k: None)  # no CmdStan needed
     monkeypatch.setattr(schools, "fit_all", lambda *a, **k: pytest.fail("sampled"))
+    monkeypatch.setattr(schools, "compile_seconds", lambda *a, **k: pytest.fail("compiled"))
     bad = write(tmp_path, GOOD.replace("B,8,10", "B,8,0"))
     out = tmp_path / "schools.html"
     assert schools.main(["--data", str(bad), "--output", str(out), "--quiet"]) == 2
