@@ -514,9 +514,10 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
         "with (theta_j - mu)/tau as the parameter (non-centered), at Stan's default "
         f"adapt_delta 0.8 and at {delta:g}. In the centered program divergent "
         "transitions (red) crowd into the neck of the funnel at small tau, a region the "
-        "sampler cannot enter: small tau is under-sampled and raising adapt_delta does "
-        "not cure it. The non-centered program has no funnel. The sensitivity analysis "
-        f"above uses the non-centered program at {delta:g}."),
+        "sampler cannot enter, so small tau is under-sampled. "
+        + centered_summary(fits.variants, delta) + " The non-centered program has no "
+        "funnel. The sensitivity analysis above uses the non-centered program at "
+        f"{delta:g}."),
         report.table(parameterization_table(fits.variants, labels),
                      {"max R-hat": 3, "min bulk ESS": 0, "min E-BFMI": 2}, index=False),
         report.figure(funnel_figure(fits.variants[("uniform", "centered", delta)],
@@ -575,6 +576,19 @@ def parameterization_table(variants: dict, labels) -> pd.DataFrame:
                      "max R-hat": summ["r_hat"].max(), "min bulk ESS": summ["ess_bulk"].min(),
                      "min E-BFMI": float(np.min(az.bfmi(f.idata)))})
     return pd.DataFrame(rows)
+
+
+def centered_summary(variants: dict, delta: float) -> str:
+    """What raising adapt_delta did for the centered program, in words."""
+    still = [p for p in PROPER if divergences(variants[(p, "centered", delta)])]
+    failing = [p for p in PROPER if variants[(p, "centered", delta)].problems]
+    if delta == 0.8:
+        return (f"The centered program diverges under {len(still)} of {len(PROPER)} "
+                "priors.")
+    return (f"At adapt_delta {delta:g} the centered program still diverges under "
+            f"{len(still)} of {len(PROPER)} priors and fails some diagnostic (divergences, "
+            f"E-BFMI or ESS) under {len(failing)} of {len(PROPER)}: a smaller step size "
+            "does not remove the funnel.")
 
 
 def posteriordb_section(f: Fit | None) -> list[str]:
