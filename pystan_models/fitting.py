@@ -49,14 +49,15 @@ def say(opts: RunOptions, msg: str) -> None:
 def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
            observed: dict | None = None, coords: dict | None = None,
            dims: dict | None = None, y_rep: str | None = "y_rep",
-           log_lik: str | None = "log_lik", **sample_kw) -> Fit:
+           log_lik: str | None = "log_lik", cpp_options: dict | None = None,
+           **sample_kw) -> Fit:
     """Compile (cached) and sample ``program``; diagnose the parameters in ``main``.
 
     ``observed`` maps an observed-data name to its values; when given, ``y_rep`` and
     ``log_lik`` from the program are stored under that same name so posterior
     predictive checks and LOO pair them.
     """
-    model = programs.load(program, quiet=opts.quiet)
+    model = programs.load(program, cpp_options=cpp_options, quiet=opts.quiet)
     say(opts, f"sampling {program}: {opts.chains} chains x "
               f"({opts.iter_warmup} warmup + {opts.iter_sampling} draws)")
     start = time.monotonic()

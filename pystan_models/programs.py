@@ -79,7 +79,7 @@ def load(name: str, *, cpp_options: dict | None = None, quiet: bool = False
          ) -> cmdstanpy.CmdStanModel:
     """A compiled model for program ``name``, from the cache or freshly compiled."""
     path = stan_file(name)
-    home = cmdstan.ensure_cmdstan(quiet=True)
+    home = cmdstan.ensure_cmdstan(quiet=quiet)
     version = cmdstan.version_of(home)
     key = program_hash(path, version, cpp_options)
     folder = cache_root() / f"cmdstan-{version}" / f"{path.stem}-{key}"
