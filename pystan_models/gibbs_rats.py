@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import arviz as az
 import numpy as np
-from scipy import stats
 
 from .errors import PystanModelsError
 
@@ -89,34 +88,39 @@ class GibbsRun:
     seconds: float
 
 
-# --- full conditionals -------------------------------------------------------
+# --- full conditionals --------------------------------------------------------
+# Each takes the current state with any leading batch axes (chains run side by
+# side); a single chain's state has none.
 
-def theta_conditional(d: Design, sigma_sq: float, Sigma_inv: np.ndarray,
-                      theta_0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean D_i d_i (k, 2) and covariance D_i (k, 2, 2) of every theta_i."""
-    D = np.linalg.inv(d.XtX / sigma_sq + Sigma_inv)
-    di = d.Xty / sigma_sq + Sigma_inv @ theta_0
-    return np.einsum("kab,kb->ka", D, di), D
+def theta_conditional(d: Design, sigma_sq, Sigma_inv: np.ndarray, theta_0: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean D_i d_i (..., k, 2) and covariance D_i (..., k, 2, 2) of every theta_i."""
+    s2 = np.asarray(sigma_sq, dtype=float)[..., None, None, None]
+    D = np.linalg.inv(d.XtX / s2 + Sigma_inv[..., None, :, :])
+    di = d.Xty / s2[..., 0] + (Sigma_inv @ theta_0[..., None])[..., None, :, 0]
+    return np.einsum("...kab,...kb->...ka", D, di), D
 
 
 def theta_0_conditional(theta: np.ndarray, Sigma_inv: np.ndarray, h: Hyper
                         ) -> tuple[np.ndarray, np.ndarray]:
     C_inv = np.linalg.inv(h.C)
-    V = np.linalg.inv(len(theta) * Sigma_inv + C_inv)
-    return V @ (Sigma_inv @ theta.sum(0) + C_inv @ np.asarray(h.eta)), V
+    V = np.linalg.inv(theta.shape[-2] * Sigma_inv + C_inv)
+    v = Sigma_inv @ theta.sum(-2)[..., None] + (C_inv @ np.asarray(h.eta))[:, None]
+    return (V @ v)[..., 0], V
 
 
 def Sigma_conditional(theta: np.ndarray, theta_0: np.ndarray, h: Hyper
                       ) -> tuple[float, np.ndarray]:
     """Degrees of freedom and scale of the inverse Wishart."""
-    dev = theta - theta_0
-    return len(theta) + h.rho, dev.T @ dev + h.rho * np.asarray(h.R)
+    dev = theta - theta_0[..., None, :]
+    return (theta.shape[-2] + h.rho,
+            np.einsum("...ka,...kb->...ab", dev, dev) + h.rho * np.asarray(h.R))
 
 
-def sigma_sq_conditional(d: Design, theta: np.ndarray, h: Hyper) -> tuple[float, float]:
+def sigma_sq_conditional(d: Design, theta: np.ndarray, h: Hyper):
     """Shape and scale of the inverse gamma."""
-    resid = d.y - theta[d.rat, 0] - theta[d.rat, 1] * d.x
-    return h.a + len(d.y) / 2, h.b + resid @ resid / 2
+    resid = d.y - theta[..., d.rat, 0] - theta[..., d.rat, 1] * d.x
+    return h.a + len(d.y) / 2, h.b + (resid ** 2).sum(-1) / 2
 
 
 # --- the sampler ----------------------------------------------------------------
@@ -127,37 +131,54 @@ def draw_normal(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray) -> 
     return mean + (L @ rng.standard_normal(mean.shape)[..., None])[..., 0]
 
 
+def draw_inv_wishart(rng: np.random.Generator, df: float, scale: np.ndarray) -> np.ndarray:
+    """One 2 x 2 draw from each of a stack of Inv-Wishart(scale, df), density
+    proportional to |S|^-(df+3)/2 exp(-tr(scale S^-1) / 2), as in Stan and scipy.
+
+    Bartlett's construction of W = S^-1 ~ Wishart(scale^-1, df): W = L A A' L' with
+    L L' = scale^-1, A lower triangular, A_jj^2 ~ chi^2(df - j + 1), A_21 ~ N(0, 1).
+    (scipy.stats.invwishart draws the same, but one scale matrix per call.)
+    """
+    batch = scale.shape[:-2]
+    L = np.linalg.cholesky(np.linalg.inv(scale))
+    A = np.zeros((*batch, 2, 2))
+    A[..., 0, 0] = np.sqrt(rng.chisquare(df, batch))
+    A[..., 1, 1] = np.sqrt(rng.chisquare(df - 1, batch))
+    A[..., 1, 0] = rng.standard_normal(batch)
+    LA = L @ A
+    return np.linalg.inv(LA @ np.swapaxes(LA, -1, -2))
+
+
 def step(rng: np.random.Generator, d: Design, h: Hyper, theta_0, Sigma, sigma_sq):
     """One sweep in the notes' order: theta_i, theta_0, Sigma, sigma^2."""
     Sigma_inv = np.linalg.inv(Sigma)
     theta = draw_normal(rng, *theta_conditional(d, sigma_sq, Sigma_inv, theta_0))
     theta_0 = draw_normal(rng, *theta_0_conditional(theta, Sigma_inv, h))
-    df, scale = Sigma_conditional(theta, theta_0, h)
-    Sigma = stats.invwishart.rvs(df, scale, random_state=rng)
-    shape, rate = sigma_sq_conditional(d, theta, h)
-    sigma_sq = rate / rng.gamma(shape)
+    Sigma = draw_inv_wishart(rng, *Sigma_conditional(theta, theta_0, h))
+    shape, scale = sigma_sq_conditional(d, theta, h)
+    sigma_sq = scale / rng.gamma(shape, size=np.shape(scale))
     return theta, theta_0, Sigma, sigma_sq
 
 
 def sample(d: Design, h: Hyper, inits: list[dict], iter_warmup: int, iter_sampling: int,
            seed: int, coords: dict | None = None) -> GibbsRun:
     """One chain per element of ``inits`` (dicts with theta_0, Sigma, sigma_sq as
-    given to Stan); the first ``iter_warmup`` sweeps of each are dropped."""
+    given to Stan), all advanced together; the first ``iter_warmup`` sweeps are
+    dropped."""
     rng = np.random.default_rng(seed)
     chains = len(inits)
     out = {"theta": np.empty((chains, iter_sampling, d.k, 2)),
            "theta_0": np.empty((chains, iter_sampling, 2)),
            "Sigma": np.empty((chains, iter_sampling, 2, 2)),
            "sigma_sq": np.empty((chains, iter_sampling))}
+    state = (None, *(np.array([i[name] for i in inits], dtype=float)
+                     for name in ("theta_0", "Sigma", "sigma_sq")))
     start = time.perf_counter()
-    for c, init in enumerate(inits):
-        state = (None, np.asarray(init["theta_0"], float), np.asarray(init["Sigma"], float),
-                 float(init["sigma_sq"]))
-        for it in range(iter_warmup + iter_sampling):
-            state = step(rng, d, h, *state[1:])
-            if it >= iter_warmup:
-                for name, value in zip(out, state):
-                    out[name][c, it - iter_warmup] = value
+    for it in range(iter_warmup + iter_sampling):
+        state = step(rng, d, h, *state[1:])
+        if it >= iter_warmup:
+            for name, value in zip(out, state):
+                out[name][:, it - iter_warmup] = value
     seconds = time.perf_counter() - start
     out.update(derived(out["theta_0"], out["Sigma"], out["sigma_sq"]))
     dims = {"theta": ["rat", "coef"], "theta_0": ["coef"], "Sigma": ["coef", "coef_"]}

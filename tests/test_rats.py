@@ -71,8 +71,7 @@ def test_stan_data_dict():
     data = rats.stan_data(rats.load())
     assert data["N"] == 150 and data["J"] == 30
     assert len(data["rat"]) == len(data["x"]) == len(data["y"]) == 150
-    assert data["start"][:3] == [1, 6, 11] and data["size"] == [5] * 30
-    assert all(isinstance(v, int) for v in data["rat"] + data["start"] + data["size"])
+    assert all(isinstance(v, int) for v in data["rat"]) and data["rat"][5] == 2
     assert data["x"][:5] == [8, 15, 22, 29, 36]   # uncentred age: alpha_i is at birth
     assert data["C"] == [[1e6, 0.0], [0.0, 1e6]] and data["R"] == [[100.0, 0.0], [0.0, 0.1]]
     assert data["rho"] * np.asarray(data["R"]) == pytest.approx(np.diag([200, 0.2]))  # Omega
@@ -89,6 +88,15 @@ def test_initial_values_are_overdispersed_and_reproducible():
     for i in inits[:10]:
         assert np.linalg.eigvalsh(i["Sigma"]).min() > 0 and i["sigma_sq"] > 0
         assert np.shape(i["theta"]) == (30, 2)
+
+
+def test_centred_inits_are_the_same_points():
+    inits = rats.initial_values(rats.load(), 2, seed=1)
+    A = np.array([[1.0, -22.0], [0.0, 1.0]])
+    for i, c in zip(inits, rats.centred_inits(inits, 22.0)):
+        np.testing.assert_allclose(A @ c["theta_0c"], i["theta_0"])
+        np.testing.assert_allclose(A @ np.asarray(c["Sigma_c"]) @ A.T, i["Sigma"], atol=1e-9)
+        assert c["sigma_sq"] == i["sigma_sq"] and "theta" not in c
 
 
 # --- the Gibbs full conditionals against known answers ----------------------------
@@ -215,10 +223,38 @@ def test_draws_follow_the_conditionals(toy):
     thetas = np.array([sw[0] for sw in sweeps])
     assert np.all(np.abs(thetas.mean(0) - mean)
                   < 5 * np.sqrt(np.diagonal(cov, axis1=1, axis2=2) / 4000))
+    # inverse Wishart: moments, and the same distribution as scipy's sampler
     df, scale = 10.0, np.array([[300.0, 5.0], [5.0, 2.0]])
+    S = gibbs_rats.draw_inv_wishart(rng, df, np.broadcast_to(scale, (n, 2, 2)))
+    np.testing.assert_allclose(np.linalg.inv(S).mean(0), df * np.linalg.inv(scale),
+                               rtol=0.03, atol=2e-4)
+    np.testing.assert_allclose(S.mean(0), scale / (df - 3), rtol=0.05, atol=0.02)
     from scipy import stats
-    W = np.linalg.inv(stats.invwishart.rvs(df, scale, size=20000, random_state=rng))
-    np.testing.assert_allclose(W.mean(0), df * np.linalg.inv(scale), rtol=0.03, atol=2e-4)
+    ref = stats.invwishart.rvs(df, scale, size=n, random_state=rng)
+    for ij in [(0, 0), (0, 1), (1, 1)]:
+        assert stats.ks_2samp(S[:, ij[0], ij[1]], ref[:, ij[0], ij[1]]).pvalue > 1e-3
+
+
+def test_chains_side_by_side_match_one_at_a_time(toy):
+    """The batched conditionals (one state per chain) equal the single-chain ones."""
+    d, s = toy
+    rng = np.random.default_rng(5)
+    Sig = np.stack([s["Sigma"], 1.5 * s["Sigma"], np.diag([50.0, 0.1])])
+    t0 = s["theta_0"] + rng.normal(0, 1, (3, 2))
+    s2 = np.array([40.0, 20.0, 70.0])
+    th = s["theta"] + rng.normal(0, 1, (3, d.k, 2))
+    batched = [gibbs_rats.theta_conditional(d, s2, np.linalg.inv(Sig), t0),
+               gibbs_rats.theta_0_conditional(th, np.linalg.inv(Sig), SHARP),
+               gibbs_rats.Sigma_conditional(th, t0, SHARP),
+               gibbs_rats.sigma_sq_conditional(d, th, SHARP)]
+    for c in range(3):
+        single = [gibbs_rats.theta_conditional(d, s2[c], np.linalg.inv(Sig[c]), t0[c]),
+                  gibbs_rats.theta_0_conditional(th[c], np.linalg.inv(Sig[c]), SHARP),
+                  gibbs_rats.Sigma_conditional(th[c], t0[c], SHARP),
+                  gibbs_rats.sigma_sq_conditional(d, th[c], SHARP)]
+        for (b1, b2), (s1, s2_) in zip(batched, single):
+            np.testing.assert_allclose(np.asarray(b1)[c] if np.ndim(b1) else b1, s1)
+            np.testing.assert_allclose(np.asarray(b2)[c] if np.ndim(b2) else b2, s2_)
 
 
 def test_large_sample_posterior_concentrates_on_the_truth():
@@ -261,11 +297,12 @@ def runs(cmdstan_home):
     frame = rats.load()
     inits = rats.initial_values(frame, NOTES.chains, NOTES.seed)
     return {"NUTS": rats.fit_nuts(frame, NOTES, inits),
+            "NUTS marginal": rats.fit_nuts(frame, NOTES, inits, program="rats_marginal"),
             "Gibbs": rats.fit_gibbs(frame, NOTES, inits)}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sampler", ["NUTS", "Gibbs"])
+@pytest.mark.parametrize("sampler", ["NUTS", "NUTS marginal", "Gibbs"])
 def test_average_rat_weighs_about_106g_at_birth_and_gains_6_2g_a_day(runs, sampler):
     table = posterior_table(runs[sampler].idata, rats.MAIN)
     assert 104 <= table.loc["birth_weight", "mean"] <= 109
@@ -289,6 +326,22 @@ def test_nuts_and_gibbs_agree_within_monte_carlo_error(runs):
 
 
 @pytest.mark.slow
+def test_marginal_program_has_the_plain_programs_posterior(runs):
+    """Integrating theta_i out and drawing it back must not change the posterior:
+    population parameters and all 60 rat-level coefficients agree within Monte
+    Carlo error (max over 60 comparisons: 4.5 MCSE), with matching spreads."""
+    z = rats.agreement(runs, "NUTS", "NUTS marginal")
+    assert (z < 4).all(), z.to_dict()
+    z_theta = rats.agreement(runs, "NUTS", "NUTS marginal", var_names=["theta"])
+    assert len(z_theta) == 60 and z_theta.max() < 4.5, z_theta.nlargest(3).to_dict()
+    sd = {k: runs[k].idata.posterior["theta"].std(("chain", "draw")).values
+          for k in ("NUTS", "NUTS marginal")}
+    np.testing.assert_allclose(sd["NUTS marginal"], sd["NUTS"], rtol=0.2)
+    assert runs["NUTS marginal"].problems == []
+    assert runs["NUTS marginal"].idata.posterior["theta"].shape == (3, 400, 30, 2)
+
+
+@pytest.mark.slow
 def test_nuts_fit_is_clean_and_complete(runs):
     nuts = runs["NUTS"]
     assert nuts.problems == []
@@ -303,7 +356,8 @@ def test_nuts_fit_is_clean_and_complete(runs):
 @pytest.mark.slow
 def test_efficiency_table(runs):
     eff = rats.efficiency(runs)
-    assert list(eff.index) == ["NUTS", "Gibbs"]
+    assert list(eff.index) == ["NUTS", "NUTS marginal", "Gibbs"]
+    assert eff.iloc[0, -1] == 1.0
     assert (eff["min bulk ESS / s"] > 0).all() and (eff["wall time (s)"] > 0).all()
     assert set(eff["worst parameter"]) <= set(rats.MAIN)
 
@@ -322,8 +376,9 @@ def test_report_is_complete_and_self_contained(tmp_path, cmdstan_home):
     assert re.search(r"weighs about 10[4-9] g at birth", answer)
     assert re.search(r"gains about 6\.[0-4] g per day", answer)
     assert "3 chains x (100 warmup + 400 draws)" in html   # the notes' run by default
-    assert "rats_conjugate.stan" in html and "gibbs_rats.py" in html
-    assert html.count("data:image/png;base64,") >= 4
+    assert "rats_conjugate.stan" in html and "rats_marginal.stan" in html
+    assert "gibbs_rats.py" in html and "as fast as plain NUTS" in answer
+    assert html.count("data:image/png;base64,") >= 5
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", html), "external resources"
     assert [p.name for p in tmp_path.iterdir()] == ["rats.html"]
 
