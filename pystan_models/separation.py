@@ -197,12 +197,10 @@ def fit_all(frame: pd.DataFrame, opts: RunOptions) -> dict[str, Fit]:
 def posterior_mode(frame: pd.DataFrame, prior: str, opts: RunOptions) -> pd.Series:
     """The posterior mode (what R's bayesglm reports), by L-BFGS in CmdStan."""
     model = programs.load("logistic_weakly_informative", quiet=opts.quiet)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        opt = model.optimize(data=stan_data(frame, prior), seed=opts.seed)
-        values = [float(opt.stan_variable("alpha"))] + list(np.atleast_1d(
-            opt.stan_variable("beta")))
-    return pd.Series(values, index=ROWS)
+    opt = model.optimize(data=stan_data(frame, prior), seed=opts.seed)
+    values = opt.optimized_params_dict
+    return pd.Series([values["alpha"]] + [values[f"beta[{k}]"] for k in range(1, len(INPUTS) + 1)],
+                     index=ROWS)
 
 
 def summaries(fits: dict[str, Fit]) -> dict[str, pd.DataFrame]:
@@ -302,41 +300,29 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     rep.problems = [(f"{FLAT} (expected: the posterior is improper, see below): {p}"
                      if k == FLAT else f"{k}: {p}") for k, f in fits.items() for p in f.problems]
 
-    glm_nv, glm_se = ml["table"].loc["beta[NV]", ["GLM (IRLS) estimate", "GLM se"]]
-    flat = tables[FLAT].loc["beta[NV]"]
-    flat_draws = nv_draws(fits[FLAT])
-    cauchy, t7 = tables["Cauchy(0, 2.5)"].loc["beta[NV]"], tables["Student-t(7, 0, 2.5)"].loc["beta[NV]"]
-    late = path.iloc[-3:]  # se growth per IRLS iteration, from the last rows
-    growth = float((late["se(beta[NV])"].iloc[-1] / late["se(beta[NV])"].iloc[0])
-                   ** (1 / (late["IRLS iterations"].iloc[-1] - late["IRLS iterations"].iloc[0])))
-    step = float((late["beta[NV]"].iloc[-1] - late["beta[NV]"].iloc[0])
-                 / (late["IRLS iterations"].iloc[-1] - late["IRLS iterations"].iloc[0]))
-    gain = {b: float(prof[-1] - np.interp(b, grid, prof)) for b in (3.0, 5.0)}
-    others = ["alpha", "beta[PI]", "beta[EH]"]
-    moved = max(float(((tables[name].loc[others, "50%"] - ml["table"].loc[others,
-                "GLM (IRLS) estimate"]) / ml["table"].loc[others, "GLM se"]).abs().max())
-                for name in PRIORS)
-    drop = float(np.log1p((30 / 2.5) ** 2) - np.log1p((3 / 2.5) ** 2))
+    n = key_numbers(ml, path, grid, prof, tables, fits)
     rep.answer = (
         f"All {sep.loc['nv = 1'].sum()} patients with neovasculization (NV) have high-grade "
         f"histology, so the likelihood keeps rising as beta_NV grows and its maximum is at "
         f"infinity. Maximum likelihood shows it: statsmodels' GLM stops after "
-        f"{ml['glm_iterations']} IRLS iterations at beta_NV = {glm_nv:.1f} with standard "
-        f"error {glm_se:,.0f} and no warning, its Logit fit stops at "
-        f"{ml['logit'].params[1]:.1f} with a ConvergenceWarning, and each further IRLS "
-        f"iteration adds {step:.2f} to beta_NV and multiplies its se by {growth:.2f}. With flat priors "
-        f"Stan fails in the same way (kept as the failing case): the draws of beta_NV drift "
-        f"to a median of {flat['50%']:,.0f} (largest {flat_draws.max():,.0f}), R-hat "
-        f"{flat['r_hat']:.2f}, bulk ESS {flat['ess_bulk']:.0f}. The weakly informative prior "
-        f"of Gelman et al. (2008) gives finite estimates: posterior median of beta_NV "
-        f"{cauchy['50%']:.2f} (95% interval {cauchy['2.5%']:.2f} to {cauchy['97.5%']:.1f}) "
-        f"under Cauchy(0, 2.5) and {t7['50%']:.2f} ({t7['2.5%']:.2f} to {t7['97.5%']:.1f}) "
-        f"under Student-t(7, 0, 2.5), against Firth's penalized estimate 2.93. The prior "
-        f"works because the likelihood has almost nothing left to gain: going from "
-        f"beta_NV = 3 to infinity raises the profile log-likelihood by only "
-        f"{gain[3.0]:.2f} (from 5, by {gain[5.0]:.2f}), while the Cauchy(0, 2.5) log "
-        f"density falls by {drop:.1f} between 3 and 30. The other coefficients barely "
-        f"move: their posterior medians are within {moved:.2f} standard errors of their "
+        f"{ml['glm_iterations']} IRLS iterations at beta_NV = {n['glm_nv']:.1f} with "
+        f"standard error {n['glm_se']:,.0f} and {_warned(ml['glm_warnings'])}, its Logit "
+        f"fit stops at {ml['logit'].params[1]:.1f} with {_warned(ml['logit_warnings'])}, "
+        f"and each further IRLS iteration adds {n['step']:.2f} to beta_NV and multiplies "
+        f"its se by {n['growth']:.2f}. With flat priors Stan fails in the same way (kept "
+        f"as the failing case): the draws of beta_NV drift to a median of "
+        f"{n['flat']['50%']:,.0f} (largest {n['flat_max']:,.0f}), R-hat "
+        f"{n['flat']['r_hat']:.2f}, bulk ESS {n['flat']['ess_bulk']:.0f}. The weakly "
+        f"informative prior of Gelman et al. (2008) gives finite estimates: posterior "
+        f"median of beta_NV {n['cauchy']['50%']:.2f} (95% interval "
+        f"{n['cauchy']['2.5%']:.2f} to {n['cauchy']['97.5%']:.1f}) under Cauchy(0, 2.5) and "
+        f"{n['t7']['50%']:.2f} ({n['t7']['2.5%']:.2f} to {n['t7']['97.5%']:.1f}) under "
+        f"Student-t(7, 0, 2.5), against Firth's penalized estimate 2.93. The prior works "
+        f"because the likelihood has almost nothing left to gain: going from beta_NV = 3 "
+        f"to infinity raises the profile log-likelihood by only {n['gain'][3.0]:.2f} (from "
+        f"5, by {n['gain'][5.0]:.2f}), while the Cauchy(0, 2.5) log density falls by "
+        f"{n['drop']:.1f} between 3 and 30. The other coefficients barely move: their "
+        f"posterior medians are within {n['moved']:.2f} standard errors of their "
         f"maximum-likelihood estimates.")
     print_summary(tables, opts)
 
@@ -370,8 +356,8 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
             f"{R_GLM_NV[1]:,.2f} (brglm2 documentation): each program reports wherever its "
             f"stopping rule happened to fire. IRLS stopped after a fixed number of "
             f"iterations shows the divergence (Lesaffre and Albert 1989): beta_NV grows by "
-            f"{step:.2f} per iteration and its standard error without bound, while beta_EH and the "
-            f"deviance settle."),
+            f"{n['step']:.2f} per iteration and its standard error without bound, while "
+            f"beta_EH and the deviance settle."),
         report.table(path, {"beta[NV]": 2, "se(beta[NV])": 1, "beta[EH]": 3,
                             "se(beta[EH])": 3, "deviance": 4, "se ratio NV": 1,
                             "se ratio EH": 3}, index=False))
@@ -412,13 +398,13 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     rep.section("What the prior did", report.para(
         f"The profile log-likelihood of beta_NV (the other coefficients at their best for "
         f"each value) rises steeply up to about 3 and is then almost flat: it gains "
-        f"{gain[3.0]:.2f} from 3 to infinity and {gain[5.0]:.2f} from 5. A flat prior adds "
-        f"nothing to stop it, so the posterior mass escapes to infinity. The Cauchy(0, 2.5) "
-        f"log density falls by {drop:.1f} between 3 and 30: a log odds ratio of 30 (an odds "
-        f"ratio of 10^13) is judged implausible a priori, and that small, reasonable "
-        f"judgment is enough to pin the posterior down where the data cannot. Where the "
-        f"data are informative (PI, EH) the prior is negligible against the likelihood, so "
-        f"those estimates match maximum likelihood."),
+        f"{n['gain'][3.0]:.2f} from 3 to infinity and {n['gain'][5.0]:.2f} from 5. A flat "
+        f"prior adds nothing to stop it, so the posterior mass escapes to infinity. The "
+        f"Cauchy(0, 2.5) log density falls by {n['drop']:.1f} between 3 and 30: a log odds "
+        f"ratio of 30 (an odds ratio of 10^13) is judged implausible a priori, and that "
+        f"small, reasonable judgment is enough to pin the posterior down where the data "
+        f"cannot. Where the data are informative (PI, EH) the prior is negligible against "
+        f"the likelihood, so those estimates stay close to maximum likelihood."),
         report.figure(profile_figure(grid, prof, frame), "profile likelihood and priors"))
     eff = pd.DataFrame({name: {"sampling time (s)": f.seconds,
                                "min bulk ESS": float(tables[name].ess_bulk.min()),
@@ -430,6 +416,34 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
                     "maximum tree depth while chasing beta_NV along a flat ridge.", "note"))
     rep.section("Provenance", cli.provenance(rep.fits, opts))
     return rep
+
+
+def key_numbers(ml, path, grid, prof, tables, fits) -> dict:
+    """The numbers the report's answer is written from."""
+    late = path.iloc[-3:]  # the last IRLS rows: growth per iteration
+    iters = late["IRLS iterations"].iloc[-1] - late["IRLS iterations"].iloc[0]
+    se = late["se(beta[NV])"]
+    others = ["alpha", "beta[PI]", "beta[EH]"]
+    glm = ml["table"]
+    shift = {name: (tables[name].loc[others, "50%"] - glm.loc[others, "GLM (IRLS) estimate"])
+             / glm.loc[others, "GLM se"] for name in PRIORS}
+    moved = max(float(s.abs().max()) for s in shift.values())
+    return {
+        "glm_nv": glm.loc["beta[NV]", "GLM (IRLS) estimate"],
+        "glm_se": glm.loc["beta[NV]", "GLM se"],
+        "growth": float((se.iloc[-1] / se.iloc[0]) ** (1 / iters)),
+        "step": float((late["beta[NV]"].iloc[-1] - late["beta[NV]"].iloc[0]) / iters),
+        "flat": tables[FLAT].loc["beta[NV]"], "flat_max": float(nv_draws(fits[FLAT]).max()),
+        "cauchy": tables["Cauchy(0, 2.5)"].loc["beta[NV]"],
+        "t7": tables["Student-t(7, 0, 2.5)"].loc["beta[NV]"],
+        "gain": {b: float(prof[-1] - np.interp(b, grid, prof)) for b in (3.0, 5.0)},
+        "drop": float(np.log1p((30 / 2.5) ** 2) - np.log1p((3 / 2.5) ** 2)),
+        "moved": moved}
+
+
+def _warned(caught: list[str]) -> str:
+    names = sorted({w.split(":")[0] for w in caught})
+    return "a " + " and a ".join(names) if names else "no warning"
 
 
 def print_summary(tables: dict[str, pd.DataFrame], opts: RunOptions) -> None:

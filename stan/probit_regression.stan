@@ -19,6 +19,7 @@ data {
   real<lower=0> prior_sd;              // sd of the normal prior
   int<lower=1> G;                      // covariate patterns for predictions
   matrix[G, K] x_new;
+  int<lower=0, upper=1> pointwise;     // 1: write log_lik and y_rep (N each)
 }
 parameters {
   real alpha;                          // intercept
@@ -33,9 +34,11 @@ model {
 }
 generated quantities {
   vector[G] p_new = Phi(alpha + x_new * beta);  // Pr(germinate | pattern)
-  vector[N] log_lik;
-  array[N] int y_rep;
-  {
+  // per-seed log-likelihood and replicated outcome, when asked for: they are
+  // 2N values per draw, and writing them dominates the run time
+  vector[pointwise ? N : 0] log_lik;
+  array[pointwise ? N : 0] int y_rep;
+  if (pointwise) {
     vector[N] p = Phi(alpha + x * beta);
     for (i in 1:N) {
       log_lik[i] = bernoulli_lpmf(y[i] | p[i]);

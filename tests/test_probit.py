@@ -37,7 +37,8 @@ def test_stan_data_dict():
     assert x.shape == (831, 3) and np.array_equal(x[:, 2], x[:, 0] * x[:, 1])
     assert all(type(v) is int for v in data["y"]) and sum(data["y"]) == 424
     assert data["x_new"] == [[0, 0, 0], [0, 1, 0], [1, 0, 0], [1, 1, 1]]
-    assert data["prior_sd"] == 10.0
+    assert data["prior_sd"] == 10.0 and data["pointwise"] == 0
+    assert probit.stan_data(seeds, pointwise=True)["pointwise"] == 1
 
 
 @pytest.mark.parametrize("rows, pattern", [
@@ -171,12 +172,32 @@ def test_fitted_probabilities_agree_across_links(fits):
 
 @pytest.mark.slow
 def test_plate_check_finds_the_known_overdispersion(fits):
-    plates = probit.load()
-    check, t_obs, ppp = probit.plate_check(plates, probit.expand(plates),
-                                           fits["probit NUTS"])
+    check, t_obs, ppp = probit.plate_check(probit.load(), fits["probit NUTS"], seed=3)
     # Crowder (1978): the plates are overdispersed relative to the binomial; the
     # residual deviance of this model is about 33 on 17 df.
     assert len(check) == 21 and t_obs > 25 and ppp < 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program, inverse_link", [
+    ("probit_regression", lambda eta: st.norm.cdf(eta)),
+    ("logistic_regression", lambda eta: 1 / (1 + np.exp(-eta)))])
+def test_pointwise_log_lik_and_y_rep(program, inverse_link, cmdstan_home):
+    # log_lik must be the Bernoulli log-probability of each seed at each draw
+    seeds = probit.expand(probit.load())
+    data = probit.stan_data(seeds, pointwise=True)
+    f = probit.sample(program, data, RunOptions(1, 100, 20, 5, True), main=probit.PARAMS,
+                      observed={"y": data["y"]})
+    post = f.idata.posterior
+    eta = (post["alpha"].values[0][:, None]
+           + post["beta"].values[0] @ np.array(data["x"]).T)         # draws x seeds
+    p = inverse_link(eta)
+    y = np.array(data["y"])
+    expected = np.where(y == 1, np.log(p), np.log1p(-p))
+    # CmdStan writes 6 significant digits
+    np.testing.assert_allclose(f.idata.log_likelihood["y"].values[0], expected, rtol=1e-4)
+    y_rep = f.idata.posterior_predictive["y"].values
+    assert y_rep.shape == (1, 20, 831) and set(np.unique(y_rep)) <= {0, 1}
 
 
 @pytest.mark.slow
