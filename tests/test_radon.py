@@ -233,6 +233,29 @@ def test_nested_cluster_means_hardly_move(cmdstan_home, fits):
         assert abs(a.loc[name, "mean"] - b.loc[name, "mean"]) <= tol
 
 
+def test_marginal_data_dict():
+    data = radon.marginal_data(radon.load())
+    assert (data["N"], data["J"], data["P"], data["L"]) == (919, 85, 1, 1)
+    assert np.shape(data["X"]) == (919, 1) and np.shape(data["W"]) == (85, 1)
+    assert data["W"][35][0] == pytest.approx(np.log(1.36483), abs=1e-6)  # LAC QUI PARLE
+    assert all(isinstance(c, int) for c in data["county"])
+
+
+@pytest.mark.slow
+def test_marginal_program_has_the_same_posterior(fits):
+    # the same model with the county effects integrated out: the posterior means
+    # differ by Monte Carlo error only (4 combined MCSEs)
+    marginal = radon.fit_marginal(radon.load(), SHORT)
+    assert marginal.problems == []
+    a, b = radon.coefficients(fits["uranium"]), radon.marginal_table(marginal)
+    for name in radon.MARGINAL_NAMES.values():
+        tol = 4 * np.hypot(a.loc[name, "mcse_mean"], b.loc[name, "mcse_mean"])
+        assert abs(a.loc[name, "mean"] - b.loc[name, "mean"]) <= tol, name
+        assert b.loc[name, "sd"] == pytest.approx(a.loc[name, "sd"], rel=0.15), name
+    # county effects drawn in generated quantities match the sampled ones
+    assert radon.gamma_gap(fits["uranium"], marginal) < 0.2
+
+
 @pytest.mark.slow
 def test_outputs_have_names_and_shapes(fits):
     f = fits["slopes"]
@@ -253,6 +276,7 @@ def test_report_is_complete_and_self_contained(tmp_path, cmdstan_home):
     html = out.read_text()
     for section in ["Data", "Models", "Coefficients compared", "Coefficients by model",
                     "Partial pooling", "County-level uranium effect", "Nested cluster means",
+                    "Fast program: county effects integrated out",
                     "LOO comparison", "Timing", "Provenance"]:
         assert f">{section}</h2>" in html
     assert "LAC QUI PARLE" in html and "mixed_effects_clusters.stan" in html
