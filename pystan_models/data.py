@@ -6,6 +6,7 @@ compiled or sampled.
 """
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +39,10 @@ def load_csv(path: Path | str, columns: list[Column]) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such data file")
+    _check_row_lengths(path)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False,
+                            skipinitialspace=True, index_col=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty (expected a header row with columns "
                         f"{', '.join(c.name for c in columns)})") from None
@@ -60,6 +63,17 @@ def load_csv(path: Path | str, columns: list[Column]) -> pd.DataFrame:
     for col in columns:
         out[col.name] = _convert(path, frame[col.name], col)
     return out.reset_index(drop=True)
+
+
+def _check_row_lengths(path: Path) -> None:
+    """Every row has as many fields as the header (pandas would shift the columns)."""
+    with open(path, newline="") as fh:
+        rows = csv.reader(fh)
+        header = next(rows, None)
+        for i, row in enumerate(rows):
+            if header is not None and row and len(row) != len(header):
+                raise DataError(f"{path}, row {i + 1} (line {i + 2}): {len(row)} fields, "
+                                f"but the header has {len(header)} ({', '.join(header)})")
 
 
 def _convert(path: Path, raw: pd.Series, col: Column) -> pd.Series:

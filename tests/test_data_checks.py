@@ -36,6 +36,8 @@ def test_shipped_data_is_canonical_bliss():
     ("dose,killed,exposed\n1.69,6,59\n1.72,61,60\n", r"row 2 \(line 3\), column 'killed'.*more .*than exposed"),
     ("dose,killed,exposed\n,6,59\n", r"row 1 \(line 2\), column 'dose'.*not a finite"),
     ("dose,killed,exposed\n1.69,0,0\n", r"row 1 \(line 2\), column 'exposed'.*positive"),
+    ("dose,killed,exposed\n1.69,6,59,1\n1.72,13,60,2\n", r"row 1 \(line 2\): 4 fields, but the header has 3"),
+    ("dose,killed,exposed\n1.69,6,59\n1.72,13\n", r"row 2 \(line 3\): 2 fields"),
     ("", r"empty"),
     ("dose,killed,exposed\n", r"no data rows"),
 ])
