@@ -32,8 +32,6 @@ def sandbox(tmp_path, monkeypatch):
     stan = tmp_path / "stan"
     stan.mkdir()
     (stan / "normal_right.stan").write_text(NORMAL.replace("SCALE", "sigma"))
-    # the deliberate mistake: the likelihood uses twice the scale
-    (stan / "normal_wrong.stan").write_text(NORMAL.replace("SCALE", "2 * sigma"))
     monkeypatch.setattr(programs, "STAN_DIR", stan)
     return tmp_path
 
@@ -55,16 +53,40 @@ def test_uniformity_verdict_on_known_ranks():
 
 
 @pytest.mark.slow
-def test_right_program_passes_and_wrong_scale_is_caught(sandbox, cmdstan_home):
+def test_schools_is_calibrated_and_a_wrong_scale_is_caught(tmp_path, monkeypatch,
+                                                          cmdstan_home):
+    from pystan_models.calibration_targets import TARGETS
     kw = dict(seed=7, workers=2, draws=99, thin=2, warmup=300, progress=False)
-    right = calibrate.Target("normal_right", ["mu", "sigma"], simulate_normal)
-    wrong = calibrate.Target("normal_wrong", ["mu", "sigma"], simulate_normal)
-    ranks = calibrate.calibrate(right, 60, sandbox / "right.jsonl", **kw)
-    assert ranks.shape == (60, 2)
+    right = TARGETS["schools_noncentered"]
+    ranks = calibrate.calibrate(right, 50, tmp_path / "right.jsonl", **kw)
+    assert ranks.shape == (50, 3)
     assert calibrate.uniformity(ranks)[1].startswith("calibrated")
-    ranks = calibrate.calibrate(wrong, 60, sandbox / "wrong.jsonl", **kw)
-    table, verdict = calibrate.uniformity(ranks)
-    assert verdict.startswith("NOT calibrated") and "sigma" in verdict
+    # the deliberate mistake: the likelihood reads the standard errors as variances,
+    # so it is far too sure of the data.  (A mistake that makes the data
+    # uninformative, e.g. square(sigma), leaves posterior = prior: SBC cannot see it.)
+    stan = tmp_path / "stan"
+    stan.mkdir()
+    text = programs.stan_file("schools_noncentered").read_text()
+    assert "y ~ normal(theta, sigma);" in text
+    (stan / "schools_wrong_scale.stan").write_text(
+        text.replace("y ~ normal(theta, sigma);", "y ~ normal(theta, sqrt(sigma));"))
+    monkeypatch.setattr(programs, "STAN_DIR", stan)
+    wrong = calibrate.Target("schools_wrong_scale", right.params, right.simulate)
+    ranks = calibrate.calibrate(wrong, 50, tmp_path / "wrong.jsonl", **kw)
+    verdict = calibrate.uniformity(ranks)[1]
+    assert verdict.startswith("NOT calibrated"), verdict
+
+
+def test_every_target_simulates_what_its_program_declares():
+    from pystan_models.calibration_targets import TARGETS
+    import re
+    for name, target in TARGETS.items():
+        truth, data = target.simulate(np.random.default_rng(0))
+        assert set(truth) == set(target.params), name
+        text = re.sub(r"//[^\n]*", "", programs.stan_file(target.program).read_text())
+        block = re.search(r"\ndata \{(.*?)\n\}", text, re.S).group(1)
+        declared = set(re.findall(r"(\w+);", block))
+        assert declared == set(data), f"{name}: {declared ^ set(data)}"
 
 
 @pytest.mark.slow
