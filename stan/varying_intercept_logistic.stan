@@ -3,10 +3,10 @@
 //   y_i ~ Bernoulli(logit^-1(alpha_{g[i]} + x_i' beta)),
 //   alpha_j ~ N(mu, tau^2),  j = 1..J,
 //   beta_k ~ N(0, 2.5^2), mu ~ N(0, 2.5^2), tau ~ N+(0, 1).
-// Non-centred: alpha = mu + tau * z with z ~ N(0, 1), which suits groups with
-// few rows.  Used by the benchmark's scaling run on simulated data (a fixed seed
-// in pystan_models/bench.py); varying_intercept_logistic_fast.stan is the same
-// model written for speed.
+// Non-centred: alpha = mu + tau * z with z ~ N(0, 1), which suits groups
+// with few rows.  Used by the benchmark's scaling run on simulated data (a
+// fixed seed in pystan_models/bench.py);
+// varying_intercept_logistic_fast.stan is the same model written for speed.
 data {
   int<lower=1> N;
   int<lower=1> K;

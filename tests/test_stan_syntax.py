@@ -10,11 +10,13 @@ PROGRAMS = sorted(STAN_DIR.glob("*.stan"))
 
 # Removed in Stan 2.33+ or newer than 2.27 (see GUIDE.md).
 FORBIDDEN = {
-    r"^\s*(real|int|vector|row_vector|matrix)\b[^;(]*\b\w+\s*\[[^\]]*\]\s*;": "old array syntax",
+    # `real y[N];` or `real y[N] = ...;` (the name, not the type, carries the sizes)
+    r"^\s*(real|int|vector|row_vector|matrix)\b[^=;(]*\b\w+\s*\[[^\]]*\]\s*[=;]":
+        "old array syntax",
     r"<-": "<- assignment",
     r"increment_log_prob|get_lp\(|if_else\(|fabs\(|multiply_log\(": "removed function",
     r"binomial_coefficient_log\(": "removed function",
-    r"_log\s*\(": "_log density suffix",
+    r"(?<!poisson)_log\s*\(": "_log density suffix",
     r"^\s*#(?!include)": "# comment",
     r"\bto_int\(|std_normal_qf\(|fatal_error\(|sum_to_zero_vector|jacobian\s*\+=": "newer than 2.27",
     r"binomial_logit_glm|bernoulli_logit_glm_rng|\bcomplex\b|\btuple\(": "newer than 2.27",
@@ -24,6 +26,16 @@ FORBIDDEN = {
 
 def test_there_are_programs():
     assert len(PROGRAMS) >= 3
+
+
+@pytest.mark.parametrize("line, caught", [
+    ("  real y[N];", True), ("  int n[N] = m;", True), ("  array[N] real y;", False),
+    ("  matrix[N, K] Z_pos = Z[pos];", False), ("  y ~ normal_log(mu, 1);", True),
+    ("  y ~ poisson_log(eta);", False), ("  x <- 1;", True), ("  # old", True),
+])
+def test_forbidden_forms_check_itself(line, caught):
+    hits = [w for pat, w in FORBIDDEN.items() if re.search(pat, line, re.MULTILINE)]
+    assert bool(hits) == caught, hits
 
 
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
