@@ -88,6 +88,31 @@ class GibbsRun:
     seconds: float
 
 
+# --- 2 x 2 algebra on stacks ----------------------------------------------------
+# Every matrix here is 2 x 2 (a rat's D_i, Sigma, V); closed forms on whole stacks
+# cost a few array operations, where np.linalg's per-call overhead would dominate
+# a sweep (they agree with np.linalg to rounding; see the tests).
+
+def inv2(M: np.ndarray) -> np.ndarray:
+    """Inverse of every 2 x 2 matrix in a stack."""
+    a, b, c, d = M[..., 0, 0], M[..., 0, 1], M[..., 1, 0], M[..., 1, 1]
+    det = a * d - b * c
+    out = np.empty(M.shape)
+    out[..., 0, 0], out[..., 0, 1] = d / det, -b / det
+    out[..., 1, 0], out[..., 1, 1] = -c / det, a / det
+    return out
+
+
+def chol2(M: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of every symmetric positive-definite 2 x 2 matrix."""
+    l11 = np.sqrt(M[..., 0, 0])
+    l21 = M[..., 1, 0] / l11
+    out = np.zeros(M.shape)
+    out[..., 0, 0], out[..., 1, 0] = l11, l21
+    out[..., 1, 1] = np.sqrt(M[..., 1, 1] - l21 ** 2)
+    return out
+
+
 # --- full conditionals --------------------------------------------------------
 # Each takes the current state with any leading batch axes (chains run side by
 # side); a single chain's state has none.
@@ -96,15 +121,15 @@ def theta_conditional(d: Design, sigma_sq, Sigma_inv: np.ndarray, theta_0: np.nd
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Mean D_i d_i (..., k, 2) and covariance D_i (..., k, 2, 2) of every theta_i."""
     s2 = np.asarray(sigma_sq, dtype=float)[..., None, None, None]
-    D = np.linalg.inv(d.XtX / s2 + Sigma_inv[..., None, :, :])
+    D = inv2(d.XtX / s2 + Sigma_inv[..., None, :, :])
     di = d.Xty / s2[..., 0] + (Sigma_inv @ theta_0[..., None])[..., None, :, 0]
     return np.einsum("...kab,...kb->...ka", D, di), D
 
 
 def theta_0_conditional(theta: np.ndarray, Sigma_inv: np.ndarray, h: Hyper
                         ) -> tuple[np.ndarray, np.ndarray]:
-    C_inv = np.linalg.inv(h.C)
-    V = np.linalg.inv(theta.shape[-2] * Sigma_inv + C_inv)
+    C_inv = inv2(np.asarray(h.C, dtype=float))
+    V = inv2(theta.shape[-2] * Sigma_inv + C_inv)
     v = Sigma_inv @ theta.sum(-2)[..., None] + (C_inv @ np.asarray(h.eta))[:, None]
     return (V @ v)[..., 0], V
 
@@ -127,7 +152,7 @@ def sigma_sq_conditional(d: Design, theta: np.ndarray, h: Hyper):
 
 def draw_normal(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """One draw from each of a stack of multivariate normals."""
-    L = np.linalg.cholesky(cov)
+    L = chol2(cov)
     return mean + (L @ rng.standard_normal(mean.shape)[..., None])[..., 0]
 
 
@@ -140,18 +165,18 @@ def draw_inv_wishart(rng: np.random.Generator, df: float, scale: np.ndarray) -> 
     (scipy.stats.invwishart draws the same, but one scale matrix per call.)
     """
     batch = scale.shape[:-2]
-    L = np.linalg.cholesky(np.linalg.inv(scale))
+    L = chol2(inv2(scale))
     A = np.zeros((*batch, 2, 2))
     A[..., 0, 0] = np.sqrt(rng.chisquare(df, batch))
     A[..., 1, 1] = np.sqrt(rng.chisquare(df - 1, batch))
     A[..., 1, 0] = rng.standard_normal(batch)
     LA = L @ A
-    return np.linalg.inv(LA @ np.swapaxes(LA, -1, -2))
+    return inv2(LA @ np.swapaxes(LA, -1, -2))
 
 
 def step(rng: np.random.Generator, d: Design, h: Hyper, theta_0, Sigma, sigma_sq):
     """One sweep in the notes' order: theta_i, theta_0, Sigma, sigma^2."""
-    Sigma_inv = np.linalg.inv(Sigma)
+    Sigma_inv = inv2(Sigma)
     theta = draw_normal(rng, *theta_conditional(d, sigma_sq, Sigma_inv, theta_0))
     theta_0 = draw_normal(rng, *theta_0_conditional(theta, Sigma_inv, h))
     Sigma = draw_inv_wishart(rng, *Sigma_conditional(theta, theta_0, h))

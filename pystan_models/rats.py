@@ -347,7 +347,9 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
                     "Monte Carlo standard error, sqrt(MCSE_1^2 + MCSE_2^2); values beyond "
                     "about 3 would mean a real disagreement.", "note"))
     rep.section("Posterior densities of the population intercept and slope",
-                report.figure(density_figure(runs), "kernel densities of theta_0"))
+                report.figure(density_figure(runs), "kernel densities of theta_0"),
+                report.para("Each curve is drawn over that sampler's 99% highest-density "
+                            "interval; the dots mark the posterior means.", "note"))
     rep.section("Trace plots", *[report.figure(trace_figure(k, r), f"{k} trace")
                                  for k, r in runs.items()])
     rep.section("Effective samples per second", report.para(

@@ -143,6 +143,15 @@ def iw_kernel(Sigma, df, scale):
     return -(df + 3) / 2 * np.linalg.slogdet(Sigma)[1] - np.trace(scale @ np.linalg.inv(Sigma)) / 2
 
 
+def test_closed_form_2x2_algebra_matches_numpy():
+    rng = np.random.default_rng(1)
+    B = rng.normal(size=(4, 30, 2, 2))
+    M = B @ np.swapaxes(B, -1, -2) + 0.1 * np.eye(2)
+    np.testing.assert_allclose(gibbs_rats.inv2(M), np.linalg.inv(M), rtol=1e-9)
+    np.testing.assert_allclose(gibbs_rats.chol2(M), np.linalg.cholesky(M), rtol=1e-9)
+    np.testing.assert_allclose(gibbs_rats.inv2(B), np.linalg.inv(B), rtol=1e-8, atol=1e-10)
+
+
 def test_theta_conditional_is_the_textbook_conjugate_normal(toy):
     """Known answer: theta_i and y_i are jointly normal given the rest, so
     theta_i | y_i has mean theta_0 + Sigma X'(X Sigma X' + s2 I)^-1 (y - X theta_0)
