@@ -14,10 +14,6 @@ import pandas as pd
 
 from . import programs
 
-# cmdstanpy's INFO lines ("CmdStan start processing" ...) drown our own progress;
-# its warnings still show.
-for _handler in cmdstanpy.utils.get_logger().handlers:
-    _handler.setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -61,9 +57,10 @@ def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
     say(opts, f"sampling {program}: {opts.chains} chains x "
               f"({opts.iter_warmup} warmup + {opts.iter_sampling} draws)")
     start = time.monotonic()
-    fit = model.sample(data=data, chains=opts.chains, iter_warmup=opts.iter_warmup,
-                       iter_sampling=opts.iter_sampling, seed=opts.seed,
-                       show_progress=not opts.quiet, **sample_kw)
+    with programs.cmdstanpy_log_level(logging.ERROR if opts.quiet else logging.WARNING):
+        fit = model.sample(data=data, chains=opts.chains, iter_warmup=opts.iter_warmup,
+                           iter_sampling=opts.iter_sampling, seed=opts.seed,
+                           show_progress=not opts.quiet, **sample_kw)
     seconds = time.monotonic() - start
     idata = to_idata(fit, observed=observed, coords=coords, dims=dims,
                      y_rep=y_rep, log_lik=log_lik)

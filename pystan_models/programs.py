@@ -15,8 +15,10 @@ at once cannot leave a half-written executable in the cache.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -31,6 +33,28 @@ from . import cmdstan
 from .errors import StanCompileError
 
 STAN_DIR = Path(__file__).resolve().parent.parent / "stan"
+
+
+def _quiet_cmdstanpy(level: int) -> None:
+    for handler in cmdstanpy.utils.get_logger().handlers:
+        handler.setLevel(level)
+
+
+# cmdstanpy's INFO lines ("CmdStan start processing" ...) drown our own progress;
+# its warnings still show, except under --quiet (see cmdstanpy_log_level).
+_quiet_cmdstanpy(logging.WARNING)
+
+
+@contextlib.contextmanager
+def cmdstanpy_log_level(level: int):
+    """cmdstanpy's console messages below ``level`` are dropped inside the block."""
+    _quiet_cmdstanpy(level)
+    try:
+        yield
+    finally:
+        _quiet_cmdstanpy(logging.WARNING)
+
+
 # seconds each program took to compile in this process (for the benchmark)
 compile_seconds: dict[str, float] = {}
 _INCLUDE = re.compile(r"^\s*#include\s+[<\"]?([^>\"\s]+)", re.MULTILINE)

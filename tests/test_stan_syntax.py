@@ -21,6 +21,8 @@ FORBIDDEN = {
     r"\bto_int\(|std_normal_qf\(|fatal_error\(|sum_to_zero_vector|jacobian\s*\+=": "newer than 2.27",
     r"binomial_logit_glm|bernoulli_logit_glm_rng|\bcomplex\b|\btuple\(": "newer than 2.27",
     r"_cholesky_lpdf|wishart_cholesky|\bbinomial_logit_rng": "not in 2.27",
+    # its gradient indexes the matrix wrongly on 2.27 (stan-dev/stan#3057)
+    r"csr_matrix_times_vector": "broken on 2.27",
 }
 
 
@@ -31,7 +33,7 @@ def test_there_are_programs():
 @pytest.mark.parametrize("line, caught", [
     ("  real y[N];", True), ("  int n[N] = m;", True), ("  array[N] real y;", False),
     ("  matrix[N, K] Z_pos = Z[pos];", False), ("  y ~ normal_log(mu, 1);", True),
-    ("  y ~ poisson_log(eta);", False), ("  x <- 1;", True), ("  # old", True),
+    ("  y ~ poisson_log(eta);", False), ("  int j = county[i];", False), ("  x <- 1;", True), ("  # old", True),
 ])
 def test_forbidden_forms_check_itself(line, caught):
     hits = [w for pat, w in FORBIDDEN.items() if re.search(pat, line, re.MULTILINE)]
