@@ -29,7 +29,7 @@ from .errors import PystanModelsError
 @dataclass(frozen=True)
 class Hyper:
     """Known hyperparameters: sigma^2 ~ IG(a, b), theta_0 ~ N(eta, C),
-    Sigma ~ Inv-Wishart(rho R, rho) (so E[Sigma^-1] = R^-1 when it exists)."""
+    Sigma ~ Inv-Wishart(rho R, rho), so that E[Sigma^-1] = R^-1."""
     a: float
     b: float
     eta: tuple

@@ -351,6 +351,24 @@ def test_marginal_program_has_the_plain_programs_posterior(runs):
 
 
 @pytest.mark.slow
+def test_unbalanced_data_marginal_program_agrees_with_gibbs(tmp_path, cmdstan_home):
+    """Rats with 1 to 5 weighings (some rows dropped): the marginal program's
+    per-rat algebra and the Gibbs sampler's must still give the same posterior."""
+    frame = rats.load()
+    keep = ~((frame.rat <= 10) & (frame.age_days > 8 + 7 * (frame.rat % 5)))
+    path = tmp_path / "rats.csv"
+    frame[keep].to_csv(path, index=False)
+    short = rats.load(path)
+    assert sorted(short.groupby("rat").size().unique()) == [1, 2, 3, 4, 5]
+    opts = RunOptions(chains=3, iter_warmup=300, iter_sampling=500, seed=99, quiet=True)
+    inits = rats.initial_values(short, 3, opts.seed)
+    runs = {"NUTS marginal": rats.fit_nuts(short, opts, inits, program="rats_marginal"),
+            "Gibbs": rats.fit_gibbs(short, opts, inits)}
+    z = rats.agreement(runs, "NUTS marginal", "Gibbs")
+    assert (z < 4).all(), z.to_dict()
+
+
+@pytest.mark.slow
 def test_nuts_fit_is_clean_and_complete(runs):
     nuts = runs["NUTS"]
     assert nuts.problems == []
