@@ -5,8 +5,9 @@
    second over the model's main parameters, and divergences; then a warm rerun of
    the example, to measure the time spent outside sampling.
 2. A scaling run on simulated data (200 groups, 5 predictors) at N = 2,000,
-   20,000 and 200,000 rows: the plain and the fast varying-intercept logistic
-   programs (and the mixed-effects program), showing how sampling time grows.
+   20,000 and 200,000 rows: the mixed-effects program (varying intercepts) and
+   the plain and fast varying-intercept logistic programs, showing how sampling
+   time grows with N.
 3. Speed-up ratios: each fast program's ESS/s against its plain reference.
 
 Prints a table and writes ``reports/benchmark.html`` and ``reports/benchmark.json``.
@@ -87,11 +88,31 @@ def simulate_logistic(n: int, groups: int = 200, k: int = 5, seed: int = 1) -> d
             "y": (rng.random(n) < p).astype(int).tolist()}
 
 
+def simulate_mixed(n: int, groups: int = 200, k: int = 5, seed: int = 1) -> dict:
+    """Varying-intercept linear data for mixed_effects_clusters.stan (one cluster of
+    group intercepts with a free mean; 5 predictors in X), without pointwise output."""
+    from .radon import Design, stan_data
+    rng = np.random.default_rng([seed, n, 2])
+    g = rng.integers(0, groups, size=n)
+    X = pd.DataFrame(rng.normal(size=(n, k)), columns=[f"x{j + 1}" for j in range(k)])
+    gamma = 1.0 + 0.5 * rng.normal(size=groups)
+    y = gamma[g] + X.to_numpy() @ np.linspace(-1, 1, k) + 0.8 * rng.normal(size=n)
+    Z = np.zeros((n, groups))
+    Z[np.arange(n), g] = 1.0
+    d = Design("scaling", X, Z, [f"group {j + 1}" for j in range(groups)],
+               np.ones(groups, int), ["group intercept"], [1])
+    return stan_data(y, d, pointwise=False)
+
+
 def bench_scaling(sizes: list[int], opts: RunOptions, threads: int) -> list[dict]:
     rows = []
     for n in sizes:
-        data = simulate_logistic(n, seed=opts.seed)
         print(f"== scaling N = {n}", file=sys.stderr, flush=True)
+        mixed = sample("mixed_effects_clusters", simulate_mixed(n, seed=opts.seed), opts,
+                       main=["beta", "alpha", "sigma_gamma", "sigma"], y_rep=None,
+                       log_lik=None)
+        rows.append({"N": n, **fit_row(mixed, f"mixed_effects_clusters@{n}")})
+        data = simulate_logistic(n, seed=opts.seed)
         plain = sample("varying_intercept_logistic", data, opts,
                        main=["mu", "tau", "beta"], y_rep=None, log_lik=None)
         rows.append({"N": n, **fit_row(plain, f"varying_intercept_logistic@{n}")})

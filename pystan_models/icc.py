@@ -229,7 +229,8 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
         f"{PROGRAM}.stan: compile or load {load_seconds:.1f} s (near 0 when the executable "
         f"came from the cache); sampling {f.seconds:.1f} s; minimum bulk ESS per second "
         f"over alpha, sigma_beta, sigma, rho: {ess_s:.0f}."))
-    rep.section("Provenance", cli.provenance([f], opts))
+    rep.fits = [f]
+    rep.section("Provenance", cli.provenance(rep.fits, opts))
     return rep
 
 

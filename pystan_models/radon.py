@@ -138,7 +138,8 @@ def design(frame: pd.DataFrame, model: str) -> Design:
 
 
 def stan_data(y, d: Design, *, nested: bool = False, mean_prior_sd: float = MEAN_PRIOR_SD,
-              scale_prior_sd: float = SCALE_PRIOR_SD, prior_only: bool = False) -> dict:
+              scale_prior_sd: float = SCALE_PRIOR_SD, prior_only: bool = False,
+              pointwise: bool = True) -> dict:
     """The data dict for mixed_effects_clusters.stan, after checking that the
     design fits the model: finite values, clusters 1..K each with a column, and
     [X, cluster-mean columns] of full column rank (identified under the flat
@@ -181,7 +182,8 @@ def stan_data(y, d: Design, *, nested: bool = False, mean_prior_sd: float = MEAN
             "z_col": z_col.tolist(), "z_val": z_val.tolist(), "K": k,
             "cluster": [int(c) for c in d.cluster], "has_mean": [int(m) for m in d.has_mean],
             "nested": int(nested), "mean_prior_sd": float(mean_prior_sd),
-            "scale_prior_sd": float(scale_prior_sd), "prior_only": int(prior_only)}
+            "scale_prior_sd": float(scale_prior_sd), "prior_only": int(prior_only),
+            "pointwise": int(pointwise)}
 
 
 def main_params(d: Design, nested: bool = False) -> list[str]:
@@ -656,7 +658,8 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
                 report.para("min bulk ESS over the tabulated parameters (not the 85+ "
                             "random effects). Compile or load: 0 s means the executable "
                             "came from the compile cache.", "note"))
-    rep.section("Provenance", cli.provenance(list(every.values()), opts))
+    rep.fits = list(every.values())
+    rep.section("Provenance", cli.provenance(rep.fits, opts))
     return rep
 
 

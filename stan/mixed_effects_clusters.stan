@@ -56,6 +56,7 @@ data {
   real<lower=0> mean_prior_sd;                 // S, vague prior sd of alpha_k
   real<lower=0> scale_prior_sd;                // s, half-normal scale
   int<lower=0, upper=1> prior_only;            // 1: ignore the likelihood
+  int<lower=0, upper=1> pointwise;             // 1: write log_lik and y_rep
 }
 transformed data {
   int M = 0;                        // free cluster means
@@ -114,8 +115,9 @@ model {
 }
 generated quantities {
   vector[P] beta;
-  vector[N] log_lik;
-  array[N] real y_rep;
+  // pointwise log-likelihood and replicates (N each per draw; off for large N)
+  vector[pointwise ? N : 0] log_lik;
+  array[pointwise ? N : 0] real y_rep;
   {
     vector[N] eta = rep_vector(0, N);
     if (P > 0) {
@@ -125,9 +127,11 @@ generated quantities {
     for (r in 1:R) {
       eta += z_val[r] .* gamma[z_col[r]];
     }
-    for (i in 1:N) {
-      log_lik[i] = normal_lpdf(y[i] | eta[i], sigma);
+    if (pointwise) {
+      for (i in 1:N) {
+        log_lik[i] = normal_lpdf(y[i] | eta[i], sigma);
+      }
+      y_rep = normal_rng(eta, sigma);
     }
-    y_rep = normal_rng(eta, sigma);
   }
 }
