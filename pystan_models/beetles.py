@@ -115,7 +115,7 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     betas = {k: c.loc["beta", "mean"] for k, c in coef.items()}
     ratio = max(betas.values()) / min(betas.values())
     rep.answer = (
-        f"The coefficients depend strongly on the link: the posterior mean slope is "
+        "The coefficients depend strongly on the link: the posterior mean slope is "
         + ", ".join(f"{v:.2f} ({k})" for k, v in betas.items())
         + f", a ratio of {ratio:.2f} between the largest and smallest. Yet the fitted "
         f"probabilities are close: the largest absolute difference in posterior-mean "
@@ -149,7 +149,8 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
                                                            index=False),
         report.figure(curves_figure(frame, fits), "dose-response curves"))
     rep.section("Posterior densities", report.figure(_density(fits), "posterior densities"))
-    rep.section("Trace plots", *[report.figure(_trace(k, f), f"trace {k}")
+    rep.section("Trace plots", *[report.figure(report.trace_figure(
+        f.idata, PARAMS, f"Trace plots: {k} link", figsize=(10, 4)), f"trace {k}")
                                  for k, f in fits.items()])
     rep.section("LOO comparison", report.table(loo, 2),
                 *[report.para(n, "problems") for n in loo_notes],
@@ -165,14 +166,6 @@ def _density(fits):
                            data_labels=list(fits), shade=0.1, figsize=(10, 3.5))
     fig = np.ravel(axes)[0].figure
     fig.suptitle("Posterior densities of alpha and beta by link", y=1.06)
-    return fig
-
-
-def _trace(link, f):
-    axes = az.plot_trace(f.idata, var_names=PARAMS, figsize=(10, 4))
-    fig = np.ravel(axes)[0].figure
-    fig.suptitle(f"Trace plots: {link} link")
-    fig.tight_layout()
     return fig
 
 

@@ -44,8 +44,8 @@ def fit_row(f: Fit, label: str | None = None) -> dict:
     names = f.main or list(f.idata.posterior.data_vars)[:5]
     ess = az.ess(f.idata, var_names=names)
     min_ess = float(min(ess[v].min() for v in names))
-    div = (int(f.fit.method_variables()["divergent__"].sum())
-           if f.fit is not None else 0)
+    stan_fit = getattr(f, "fit", None)  # None for a numpy Gibbs sampler
+    div = int(stan_fit.method_variables()["divergent__"].sum()) if stan_fit else 0
     return {"program": label or f.program,
             "compile (s)": programs.compile_seconds.get(f.program, np.nan),
             "sampling (s)": f.seconds, "min bulk ESS": min_ess,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import probit, schools
-from .bench import simulate_logistic
 from .calibrate import Target
 
 SCHOOL_SE = None

@@ -39,7 +39,9 @@ def options(args: argparse.Namespace) -> RunOptions:
 
 
 def provenance(fits: list[Fit], opts: RunOptions, extra: str = "") -> str:
-    """The section that says exactly how the report was made."""
+    """The section that says exactly how the report was made.  Fits without a Stan
+    program (a numpy Gibbs sampler) are described by the example in ``extra``."""
+    fits = [f for f in fits if getattr(f, "stan_path", None)]
     rows = "".join(
         f"<tr><td>{report.esc(f.program)}</td><td>{report.esc(f.stan_path)}</td>"
         f"<td>{f.seconds:.1f}</td></tr>" for f in fits)

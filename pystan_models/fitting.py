@@ -120,33 +120,37 @@ def _quantile_rows(name, arr, da):
         yield f"{name}[{label}]", np.quantile(row, [0.025, 0.5, 0.975])
 
 
-def diagnose(fit: cmdstanpy.CmdStanMCMC, idata: az.InferenceData,
+def diagnose(fit: cmdstanpy.CmdStanMCMC | None, idata: az.InferenceData,
              main: list[str]) -> list[str]:
-    """Plain-language sampler problems: divergences, treedepth, E-BFMI, R-hat, ESS."""
+    """Plain-language sampler problems: divergences, treedepth, E-BFMI (for Stan
+    fits), R-hat and bulk ESS (for any draws, e.g. a Gibbs sampler's: fit=None)."""
     problems = []
-    mv = fit.method_variables()
-    n = mv["divergent__"].size
-    div = int(mv["divergent__"].sum())
-    if div:
-        problems.append(f"{div} of {n} transitions diverged ({100 * div / n:.1f}%); "
-                        "the posterior geometry is not being explored reliably")
-    max_depth = fit.metadata.cmdstan_config.get("max_depth", 10)
-    hit = int((mv["treedepth__"] >= max_depth).sum())
-    if hit:
-        problems.append(f"{hit} of {n} transitions hit the maximum tree depth ({max_depth})")
-    bfmi = np.atleast_1d(az.bfmi(idata))
-    low = [f"{b:.2f}" for b in bfmi if b < 0.3]
-    if low:
-        problems.append(f"E-BFMI below 0.3 in {len(low)} chain(s) ({', '.join(low)})")
+    if fit is not None:
+        mv = fit.method_variables()
+        n = mv["divergent__"].size
+        div = int(mv["divergent__"].sum())
+        if div:
+            problems.append(f"{div} of {n} transitions diverged ({100 * div / n:.1f}%); "
+                            "the posterior geometry is not being explored reliably")
+        max_depth = fit.metadata.cmdstan_config.get("max_depth", 10)
+        hit = int((mv["treedepth__"] >= max_depth).sum())
+        if hit:
+            problems.append(f"{hit} of {n} transitions hit the maximum tree depth "
+                            f"({max_depth})")
+        bfmi = np.atleast_1d(az.bfmi(idata))
+        low = [f"{b:.2f}" for b in bfmi if b < 0.3]
+        if low:
+            problems.append(f"E-BFMI below 0.3 in {len(low)} chain(s) ({', '.join(low)})")
+    chains = idata.posterior.sizes["chain"]
     summ = az.summary(idata, var_names=main, kind="diagnostics")
     rhat = summ["r_hat"].max()
     if not np.isfinite(rhat) or rhat > 1.01:
         worst = summ["r_hat"].idxmax() if np.isfinite(rhat) else "?"
         problems.append(f"R-hat up to {rhat:.3f} ({worst}); chains disagree")
     ess = summ["ess_bulk"].min()
-    if not np.isfinite(ess) or ess < 100 * fit.chains:
+    if not np.isfinite(ess) or ess < 100 * chains:
         problems.append(f"bulk ESS as low as {ess:.0f} ({summ['ess_bulk'].idxmin()}); "
-                        f"below {100 * fit.chains}")
+                        f"below {100 * chains}")
     return problems
 
 

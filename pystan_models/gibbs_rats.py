@@ -18,7 +18,7 @@ step a batch of 2 x 2 problems, whatever the number of weighings per rat.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import arviz as az
 import numpy as np
@@ -86,6 +86,8 @@ class GibbsRun:
     """Draws as InferenceData and the wall time they took (warmup included)."""
     idata: az.InferenceData
     seconds: float
+    program: str = "rats_gibbs"                      # how reports and the benchmark name it
+    main: list[str] = field(default_factory=list)    # the parameters diagnosed
 
 
 # --- 2 x 2 algebra on stacks ----------------------------------------------------

@@ -219,11 +219,8 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
                             f"{rho['50%']:.2f} for one house, "
                             f"{10 * rho['50%'] / (1 + 9 * rho['50%']):.2f} for ten.",
                             "note"))
-    axes = az.plot_trace(f.idata, var_names=PARAMS, figsize=(10, 7))
-    trace = np.ravel(axes)[0].figure
-    trace.suptitle("Trace plots")
-    trace.tight_layout()
-    rep.section("Trace plots", report.figure(trace, "trace"))
+    rep.section("Trace plots", report.figure(
+        report.trace_figure(f.idata, PARAMS, "Trace plots"), "trace"))
     ess_s = min_ess_per_second(f, PARAMS)
     rep.section("Timing", report.para(
         f"{PROGRAM}.stan: compile or load {load_seconds:.1f} s (near 0 when the executable "

@@ -33,7 +33,8 @@ from scipy.special import log_ndtr, ndtr, ndtri_exp
 from . import cli, report
 from .data import Column, check_rows, data_file, load_csv
 from .errors import DataError
-from .fitting import Fit, RunOptions, min_ess_per_second, posterior_table, sample, say
+from .fitting import (Fit, RunOptions, diagnose, min_ess_per_second, posterior_table,
+                      sample, say)
 
 DATA = data_file("seeds.csv")
 COLUMNS = [Column("plate", "int"), Column("germinated", "count"),
@@ -94,7 +95,8 @@ class GibbsFit:
     idata: az.InferenceData
     seconds: float
     chain_seconds: list[float] = field(default_factory=list)
-    program: str = "Albert-Chib Gibbs (numpy)"
+    program: str = "probit_gibbs"   # Albert-Chib, numpy
+    main: list[str] = field(default_factory=lambda: list(PARAMS))
 
 
 def truncated_latent(mu: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -310,14 +312,9 @@ def fitted_figure(cells: pd.DataFrame, probit: Fit, logit: Fit):
 
 
 def trace_figure(fit, title: str):
-    axes = az.plot_trace(fit.idata, var_names=PARAMS, figsize=(10, 8), compact=False)
-    for ax in axes[:, 0]:
+    fig = report.trace_figure(fit.idata, PARAMS, title, figsize=(10, 8), compact=False)
+    for ax in fig.axes[::2]:
         ax.set_xlabel("coefficient (probit scale)")
-    for ax in axes[:, 1]:
-        ax.set_xlabel("draw")
-    fig = axes[0, 0].figure
-    fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -344,10 +341,10 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     fits = fit_all(seeds, opts)
     nuts, gibbs, logit = fits["probit NUTS"], fits["probit Gibbs"], fits["logit NUTS"]
     rep = report.Report("Probit as a latent variable model: NUTS, Gibbs and the logit")
-    rep.fits = [nuts, logit]
+    rep.fits = [nuts, logit, gibbs]
     rep.problems = [f"{k}: {p}" for k, f in fits.items() if isinstance(f, Fit)
                     for p in f.problems]
-    gibbs_problems = _gibbs_diagnostics(gibbs, opts)
+    gibbs_problems = diagnose(None, gibbs.idata, PARAMS)
     rep.problems += [f"probit Gibbs: {p}" for p in gibbs_problems]
 
     agree = agreement(nuts, gibbs)
@@ -458,16 +455,6 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
         rep.fits, opts, f"Gibbs sampler: numpy, {opts.chains} chains x ({opts.iter_warmup} "
                         f"warmup + {opts.iter_sampling} draws), seed {opts.seed}."))
     return rep
-
-
-def _gibbs_diagnostics(gibbs: GibbsFit, opts: RunOptions) -> list[str]:
-    summ = az.summary(gibbs.idata, var_names=PARAMS, kind="diagnostics")
-    out = []
-    if summ.r_hat.max() > 1.01:
-        out.append(f"R-hat up to {summ.r_hat.max():.3f} ({summ.r_hat.idxmax()})")
-    if summ.ess_bulk.min() < 100 * opts.chains:
-        out.append(f"bulk ESS as low as {summ.ess_bulk.min():.0f} ({summ.ess_bulk.idxmin()})")
-    return out
 
 
 def print_summary(agree, eff, coef, opts: RunOptions) -> None:

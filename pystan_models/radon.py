@@ -490,13 +490,10 @@ def density_figure(fits: dict[str, RadonFit]):
 
 
 def trace_figure(f: RadonFit):
-    axes = az.plot_trace(f.idata, var_names=main_params(f.design, f.nested),
-                         figsize=(11, 9), compact=True)
-    fig = np.ravel(axes)[0].figure
-    fig.suptitle(f"Trace plots: {MODELS[f.design.model]}"
-                 f"{' (nested)' if f.nested else ''}")
-    fig.tight_layout()
-    return fig
+    nested = " (nested)" if f.nested else ""
+    return report.trace_figure(f.idata, main_params(f.design, f.nested),
+                               f"Trace plots: {MODELS[f.design.model]}{nested}",
+                               figsize=(11, 9), compact=True)
 
 
 def timing_table(fits: dict[str, Fit], load_seconds: dict[str, float]) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import pandas as pd
 from . import cli, gibbs_rats, report
 from .data import Column, check_rows, data_file, load_csv
 from .errors import DataError
-from .fitting import Fit, RunOptions, posterior_table, sample, say
+from .fitting import Fit, RunOptions, diagnose, posterior_table, sample, say
 
 DATA = data_file("rats.csv")
 COLUMNS = [Column("rat", "int", positive=True), Column("age_days"),
@@ -142,19 +142,6 @@ def fit_gibbs(frame: pd.DataFrame, opts: RunOptions, inits: list[dict]) -> gibbs
                              opts.iter_sampling, opts.seed, coords=coords)
 
 
-def gibbs_problems(run: gibbs_rats.GibbsRun, chains: int) -> list[str]:
-    """The R-hat and ESS checks that `fitting.diagnose` makes for Stan fits."""
-    summ = az.summary(run.idata, var_names=MAIN, kind="diagnostics")
-    problems = []
-    if summ.r_hat.max() > 1.01:
-        problems.append(f"R-hat up to {summ.r_hat.max():.3f} ({summ.r_hat.idxmax()}); "
-                        "chains disagree")
-    if summ.ess_bulk.min() < 100 * chains:
-        problems.append(f"bulk ESS as low as {summ.ess_bulk.min():.0f} "
-                        f"({summ.ess_bulk.idxmin()}); below {100 * chains}")
-    return problems
-
-
 def side_by_side(runs: dict) -> pd.DataFrame:
     """Posterior mean, sd, 95% interval, bulk ESS and MCSE per sampler, by parameter."""
     parts = [posterior_table(run.idata, MAIN)[["mean", "sd", "2.5%", "97.5%", "ess_bulk",
@@ -250,14 +237,8 @@ def density_figure(runs: dict):
 
 
 def trace_figure(name: str, run):
-    axes = az.plot_trace(run.idata, var_names=["theta_0", "sigma", "corr_theta"],
-                         figsize=(10, 6.5), compact=False)
-    for ax in axes[:, 1]:
-        ax.set_xlabel("iteration after warmup")
-    fig = axes[0, 0].figure
-    fig.suptitle(f"Trace plots: {name} (one colour per chain)")
-    fig.tight_layout()
-    return fig
+    return report.trace_figure(run.idata, ["theta_0", "sigma", "corr_theta"],
+                               f"Trace plots: {name}", figsize=(10, 6.5), compact=False)
 
 
 # --- the report -------------------------------------------------------------------
@@ -270,10 +251,11 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     gibbs = fit_gibbs(frame, opts, inits)
     runs = {"NUTS": nuts, "NUTS marginal": marginal, "Gibbs": gibbs}
     rep = report.Report("Rats growth: varying intercepts and slopes, NUTS vs Gibbs")
-    rep.fits = [nuts, marginal]
+    gibbs.main = MAIN
+    rep.fits = [nuts, marginal, gibbs]
     rep.problems = ([f"NUTS: {p}" for p in nuts.problems]
                     + [f"NUTS marginal: {p}" for p in marginal.problems]
-                    + [f"Gibbs: {p}" for p in gibbs_problems(gibbs, opts.chains)])
+                    + [f"Gibbs: {p}" for p in diagnose(None, gibbs.idata, MAIN)])
 
     table = side_by_side(runs)
     eff = efficiency(runs)
@@ -372,7 +354,7 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
                     "each draw costs many leapfrog steps; for a fair speed comparison run "
                     "with --chains 4 --iter-warmup 1000 --iter-sampling 1000.", "note"))
     rep.section("Provenance", cli.provenance(
-        [nuts, marginal], opts, f"Gibbs sampler: pystan_models/gibbs_rats.py, numpy "
+        rep.fits, opts, f"Gibbs sampler: pystan_models/gibbs_rats.py, numpy "
                                 f"{np.__version__}, seed {opts.seed}, "
                                 f"{gibbs.seconds:.2f} s."))
     return rep

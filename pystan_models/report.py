@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
@@ -49,6 +50,19 @@ def figure(fig, alt: str) -> str:
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def trace_figure(idata, var_names: list[str], title: str, **plot_kw):
+    """ArviZ trace plots (density left, draws right), titled and labelled."""
+    import arviz as az
+    plot_kw.setdefault("figsize", (10, 1.6 + 1.5 * len(var_names)))
+    axes = np.atleast_2d(az.plot_trace(idata, var_names=var_names, **plot_kw))
+    for ax in axes[:, 1]:
+        ax.set_xlabel("draw (after warmup; one line per chain)")
+    fig = axes[0, 0].figure
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 def table(frame: pd.DataFrame, digits: int | dict = 2, index: bool = True) -> str:

@@ -535,7 +535,9 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
                             "all chains, wall clock. Min bulk ESS over mu, tau and every "
                             "theta_j.", "note"))
     rep.section("Trace plots (non-centered)", *[
-        report.figure(_trace(labels[p], f), f"trace {p}") for p, f in fits.main.items()])
+        report.figure(report.trace_figure(f.idata, ["mu", "tau"], "Trace plots, "
+                                          f"non-centered: {labels[p]}", figsize=(10, 4)),
+                      f"trace {p}") for p, f in fits.main.items()])
     rep.section("Provenance", cli.provenance(rep.fits, opts,
                 f"Hyperprior settings: nu = {hyper.nu:g}, s = {hyper.s:g}, half-Cauchy "
                 f"scale {hyper.cauchy_scale:g}; adapt_delta {delta:g}."))
@@ -658,14 +660,6 @@ def improper_section(frame, improper: dict[str, Fit], runaway: dict) -> list[str
             "removes the 1/tau factor and gives a proper posterior for J ≥ 3."),
         report.figure(improper_figure(frame, nc), "improper case: log tau runs away"),
     ]
-
-
-def _trace(label, f):
-    axes = az.plot_trace(f.idata, var_names=["mu", "tau"], figsize=(10, 4))
-    fig = np.ravel(axes)[0].figure
-    fig.suptitle(f"Trace plots, non-centered: {label}")
-    fig.tight_layout()
-    return fig
 
 
 def print_summary(tables: dict[str, pd.DataFrame], opts: RunOptions) -> None:

@@ -24,7 +24,6 @@ import argparse
 import sys
 import warnings
 
-import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

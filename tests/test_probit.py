@@ -49,7 +49,7 @@ def test_stan_data_dict():
     ("1,10,39,0,0.5\n", r"row 1 \(line 2\), column 'root_extract'.*whole number"),
     ("1,10,0,0,0\n", r"row 1 \(line 2\), column 'total'.*positive"),
     ("1,NaN,39,0,0\n", r"row 1 \(line 2\), column 'germinated'.*not a finite number"),
-    ("1,10,39,0,0\n2,5,6,1\n", r"row 2 \(line 3\), column 'root_extract'.*not a finite number"),
+    ("1,10,39,0,0\n2,5,6,1\n", r"row 2 \(line 3\): 4 fields, but the header has 5"),
     ("1,10,39,0,0\n1,5,6,1,1\n", r"row 2 \(line 3\), column 'plate'.*listed twice"),
 ])
 def test_bad_seeds_file_names_file_row_and_column(tmp_path, rows, pattern):

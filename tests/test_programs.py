@@ -1,5 +1,4 @@
 """The compile cache and compile errors."""
-import shutil
 
 import pytest
 
