@@ -24,10 +24,11 @@ padding:0 1em;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
+th{background:#f0f0f0}td:first-child,th:first-child,td.text{text-align:left}
 .answer{background:#eef5ff;border-left:4px solid #3a7bd5;padding:.8em 1em}
 .problems{background:#fff0f0;border:2px solid #c00;padding:.6em 1em;margin:1em 0}
 .problems h2{color:#c00;border:none;margin-top:0}
+.expected{background:#fff8e6;border-left:4px solid #e0a000;padding:.5em 1em;margin:1em 0}
 .ok{background:#effaf0;border-left:4px solid #2a2;padding:.5em 1em}
 .note{color:#555;font-size:.92em}
 img{max-width:100%;height:auto}
@@ -65,14 +66,24 @@ def trace_figure(idata, var_names: list[str], title: str, **plot_kw):
     return fig
 
 
-def table(frame: pd.DataFrame, digits: int | dict = 2, index: bool = True) -> str:
-    """A DataFrame as an HTML table, numbers rounded to ``digits`` decimals."""
+def table(frame: pd.DataFrame, digits: int | dict = 2, index: bool = True,
+          escape: bool = True) -> str:
+    """A DataFrame as an HTML table, numbers rounded to ``digits`` decimals and
+    right-aligned, text left-aligned."""
     shown = frame.copy()
+    text = [not pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
     for col in shown.columns:
         if pd.api.types.is_float_dtype(shown[col]):
             d = digits.get(col, 2) if isinstance(digits, dict) else digits
             shown[col] = shown[col].map(lambda v, d=d: "" if pd.isna(v) else f"{v:,.{d}f}")
-    return shown.to_html(index=index, escape=True, border=0)
+    html_text = shown.to_html(index=index, escape=escape, border=0)
+    rows = html_text.split("<tr")
+    for r, row in enumerate(rows):
+        cells = row.split("<td>")
+        rows[r] = cells[0] + "".join(
+            ('<td class="text">' if i < len(text) and text[i] else "<td>") + cell
+            for i, cell in enumerate(cells[1:]))
+    return "<tr".join(rows)
 
 
 def code(text: str) -> str:
@@ -85,7 +96,8 @@ class Report:
     def __init__(self, title: str):
         self.title = title
         self.answer = ""
-        self.problems: list[str] = []
+        self.problems: list[str] = []   # failed diagnostics the conclusions rest on
+        self.expected: list[str] = []   # diagnostics that fail on purpose (improper cases)
         self.sections: list[tuple[str, str]] = []
         self.fits: list = []  # the fits shown, for provenance and the collection index
 
@@ -99,7 +111,12 @@ class Report:
             problems = (f'<div class="problems" id="diagnostics-failed">'
                         f"<h2>Sampler diagnostics failed</h2><ul>{items}</ul></div>")
         else:
-            problems = '<p class="ok">All sampler diagnostics passed.</p>'
+            problems = '<p class="ok">All sampler diagnostics passed for the fits the ' \
+                       'conclusions rest on.</p>'
+        if self.expected:
+            items = "".join(f"<li>{esc(p)}</li>" for p in self.expected)
+            problems += ('<div class="expected"><b>Failing on purpose</b> (the fits that '
+                         f"show what goes wrong; see their sections):<ul>{items}</ul></div>")
         toc = "".join(f'<li><a href="#s{i}">{esc(t)}</a></li>'
                       for i, (t, _) in enumerate(self.sections))
         body = "\n".join(f'<h2 id="s{i}">{esc(t)}</h2>\n{h}'

@@ -458,6 +458,8 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
                     for msg in f.problems]
     if fits.posteriordb:
         rep.problems += [f"posteriordb check: {msg}" for msg in fits.posteriordb.problems]
+    rep.expected = [f"flat prior on log tau, {k} (improper): {msg}"
+                    for k, f in fits.improper.items() for msg in f.problems]
     rep.answer = (
         f"{sentence} These numbers come from the non-centered program at adapt_delta "
         f"{delta:g}: {sum(div[(p, 'non-centered', delta)] for p in PROPER)} divergent "

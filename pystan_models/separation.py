@@ -296,8 +296,8 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     rep = report.Report("The problem of separation: maximum likelihood, flat and "
                         "weakly informative priors")
     rep.fits = list(fits.values())
-    rep.problems = [(f"{FLAT} (expected: the posterior is improper, see below): {p}"
-                     if k == FLAT else f"{k}: {p}") for k, f in fits.items() for p in f.problems]
+    rep.problems = [f"{k}: {p}" for k, f in fits.items() if k != FLAT for p in f.problems]
+    rep.expected = [f"{FLAT} (the posterior is improper): {p}" for p in fits[FLAT].problems]
 
     n = key_numbers(ml, path, grid, prof, tables, fits)
     rep.answer = (
