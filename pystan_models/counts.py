@@ -36,7 +36,7 @@ from scipy import stats
 from . import cli, report
 from .data import Column, check_rows, data_file, load_csv
 from .errors import DataError
-from .fitting import Fit, RunOptions, loo_compare, min_ess_per_second, posterior_table, sample
+from .fitting import Fit, RunOptions, efficiency, loo_compare, posterior_table, sample
 
 ROACHES = data_file("roaches.csv")
 EPILEPSY = data_file("epilepsy.csv")
@@ -296,14 +296,7 @@ def coefficient_table(f: Fit, extra: list[str] | None = None) -> pd.DataFrame:
 
 
 def performance_table(fits: dict[str, Fit]) -> pd.DataFrame:
-    rows = []
-    for label, f in fits.items():
-        ess = az.ess(f.idata, var_names=f.main)
-        rows.append({"data: model": label, "program": f.program,
-                     "sampling time (s)": f.seconds,
-                     "min bulk ESS": float(min(ess[v].min() for v in f.main)),
-                     "min bulk ESS / s": min_ess_per_second(f, f.main)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"data: model": label, **efficiency(f)} for label, f in fits.items()])
 
 
 # ---------------------------------------------------------------- report

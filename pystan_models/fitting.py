@@ -154,9 +154,22 @@ def diagnose(fit: cmdstanpy.CmdStanMCMC | None, idata: az.InferenceData,
     return problems
 
 
-def min_ess_per_second(f: Fit, var_names: list[str]) -> float:
-    ess = az.ess(f.idata, var_names=var_names)
-    return float(min(ess[v].min() for v in var_names)) / f.seconds
+def efficiency(f, names: list[str] | None = None) -> dict:
+    """One row of an efficiency table: compile time (blank when the executable came
+    from the cache), sampling wall time, the worst bulk ESS over ``names`` (default:
+    the parameters the fit was diagnosed on) and that ESS per second.  ``f`` is a
+    Fit or any object with ``program``, ``idata``, ``seconds`` (a Gibbs run)."""
+    names = names or f.main
+    ess = az.ess(f.idata, var_names=names)
+    worst, name = min((float(ess[v].min()), v) for v in names)
+    return {"program": f.program,
+            "compile (s)": programs.compile_seconds.get(f.program, np.nan),
+            "sampling (s)": f.seconds, "min bulk ESS": worst, "worst parameter": name,
+            "min bulk ESS / s": worst / f.seconds}
+
+
+def min_ess_per_second(f, var_names: list[str]) -> float:
+    return efficiency(f, var_names)["min bulk ESS / s"]
 
 
 def loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 
 import arviz as az
@@ -21,9 +20,9 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from . import cli, programs, report
+from . import cli, report
 from .errors import DataError
-from .fitting import Fit, RunOptions, min_ess_per_second, posterior_table, sample
+from .fitting import Fit, RunOptions, efficiency, posterior_table, sample
 from .radon import DATA, counties, load
 
 PROGRAM = "icc_oneway"
@@ -158,9 +157,6 @@ def county_means_figure(f: Fit, frame: pd.DataFrame):
 
 def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     frame = load(args.data)
-    start = time.monotonic()
-    programs.load(PROGRAM, quiet=opts.quiet)
-    load_seconds = time.monotonic() - start
     f = fit(frame, opts)
     rep = report.Report("Intraclass correlation of log radon within Minnesota counties")
     rep.problems = list(f.problems)
@@ -221,11 +217,10 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
                             "note"))
     rep.section("Trace plots", report.figure(
         report.trace_figure(f.idata, PARAMS, "Trace plots"), "trace"))
-    ess_s = min_ess_per_second(f, PARAMS)
-    rep.section("Timing", report.para(
-        f"{PROGRAM}.stan: compile or load {load_seconds:.1f} s (near 0 when the executable "
-        f"came from the cache); sampling {f.seconds:.1f} s; minimum bulk ESS per second "
-        f"over alpha, sigma_beta, sigma, rho: {ess_s:.0f}."))
+    rep.section("Timing", report.table(pd.DataFrame([efficiency(f, PARAMS)]), 1,
+                                       index=False),
+                report.para("compile (s) is blank when the executable came from the cache.",
+                            "note"))
     rep.fits = [f]
     rep.section("Provenance", cli.provenance(rep.fits, opts))
     return rep

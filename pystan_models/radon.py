@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import dataclass
 
 import arviz as az
@@ -22,10 +21,10 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
-from . import cli, programs, report
+from . import cli, report
 from .data import Column, check_rows, data_file, load_csv
 from .errors import DataError
-from .fitting import Fit, RunOptions, loo_compare, posterior_table, sample, say
+from .fitting import Fit, RunOptions, efficiency, loo_compare, posterior_table, sample, say
 
 DATA = data_file("radon_mn.csv")
 COLUMNS = [Column("idnum", "int"), Column("county", "int", positive=True),
@@ -496,17 +495,9 @@ def trace_figure(f: RadonFit):
                                figsize=(11, 9), compact=True)
 
 
-def timing_table(fits: dict[str, Fit], load_seconds: dict[str, float]) -> pd.DataFrame:
-    rows = []
-    for label, f in fits.items():
-        names = tabulated(f)
-        ess = az.ess(f.idata, var_names=names)
-        worst = min(float(ess[v].min()) for v in names)
-        rows.append({"fit": label, "program": f.program,
-                     "compile or load (s)": load_seconds.get(f.program, np.nan),
-                     "sampling (s)": f.seconds, "min bulk ESS": worst,
-                     "min bulk ESS / s": worst / f.seconds})
-    return pd.DataFrame(rows)
+def timing_table(fits: dict[str, Fit]) -> pd.DataFrame:
+    return pd.DataFrame([{"fit": label, **efficiency(f, tabulated(f))}
+                         for label, f in fits.items()])
 
 
 def tabulated(f: Fit) -> list[str]:
@@ -521,11 +512,6 @@ def tabulated(f: Fit) -> list[str]:
 def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     frame = load(args.data)
     names = check_counties(frame, [c.strip() for c in args.counties.split(",") if c.strip()])
-    load_seconds = {}
-    for name in (PROGRAM, MARGINAL):
-        start = time.monotonic()
-        programs.load(name, quiet=opts.quiet)
-        load_seconds[name] = time.monotonic() - start
     fits = fit_all(frame, opts)
     say(opts, "nested cluster means: slopes model again")
     nested = fit_model(frame, "slopes", opts, nested=True)
@@ -632,7 +618,7 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
                             "standard error. No pooling's single-house counties make "
                             "high Pareto k values likely.", "note"))
     rep.section("Trace plots", report.figure(trace_figure(fits["slopes"]), "trace slopes"))
-    timing = timing_table(every, load_seconds)
+    timing = timing_table(every)
     speed = timing["min bulk ESS / s"]
     ratio = speed.iloc[-1] / speed[timing.fit == MODELS["uranium"]].iloc[0]
     comparison = marginal_comparison(fits["uranium"], marginal)

@@ -18,7 +18,6 @@ import contextlib
 import logging
 import math
 import sys
-import time
 from dataclasses import dataclass
 
 import arviz as az
@@ -28,10 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import cli, programs, report
+from . import cli, report
 from .data import Column, check_rows, data_file, load_csv
 from .errors import DataError, PystanModelsError
-from .fitting import Fit, RunOptions, min_ess_per_second, posterior_table, sample, say
+from .fitting import Fit, RunOptions, efficiency, posterior_table, sample, say
 
 DATA = data_file("eight_schools.csv")
 COLUMNS = [Column("school", "text"), Column("effect"), Column("se", positive=True)]
@@ -254,16 +253,6 @@ def is_bda_data(frame: pd.DataFrame) -> bool:
     return frame[["effect", "se"]].equals(bda[["effect", "se"]])
 
 
-def compile_seconds(opts: RunOptions) -> dict[str, float]:
-    """Time to have each program ready: a compile, or a cache hit (well under 1 s)."""
-    out = {}
-    for centered in (False, True):
-        start = time.monotonic()
-        programs.load(program_name(centered), quiet=opts.quiet)
-        out[program_name(centered)] = time.monotonic() - start
-    return out
-
-
 def improper_summary(f: Fit) -> dict:
     """How far the draws of log tau ran away, per chain."""
     log_tau = np.log(f.idata.posterior["tau"].values)  # chain x draw
@@ -439,7 +428,6 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     frame = load(args.data)
     delta = args.adapt_delta
     labels = {p: prior_label(p, hyper) for p in PRIORS}
-    compile_s = compile_seconds(opts)
     fits = fit_all(frame, opts, hyper, delta)
 
     names = posterior_table(fits.main["uniform"].idata, PARAMS).index
@@ -529,13 +517,12 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
                 *improper_section(frame, fits.improper, runaway))
     perf = {(labels[p], par, d): f for (p, par, d), f in fits.variants.items()}
     rep.section("Run times and efficiency",
-                report.table(compile_table(compile_s), index=False),
                 report.table(performance_table(perf),
-                             {"sampling (s)": 2, "min bulk ESS / s": 0}, index=False),
-                report.para("Compile: time to have the executable ready in this run; a "
-                            "cached executable loads in well under a second. Sampling: "
-                            "all chains, wall clock. Min bulk ESS over mu, tau and every "
-                            "theta_j.", "note"))
+                             {"compile (s)": 1, "sampling (s)": 2, "min bulk ESS": 0,
+                              "min bulk ESS / s": 0}, index=False),
+                report.para("Compile: blank when the executable came from the cache. "
+                            "Sampling: all chains, wall clock. Min bulk ESS over mu, tau "
+                            "and every theta_j.", "note"))
     rep.section("Trace plots (non-centered)", *[
         report.figure(report.trace_figure(f.idata, ["mu", "tau"], "Trace plots, "
                                           f"non-centered: {labels[p]}", figsize=(10, 4)),
@@ -616,16 +603,8 @@ def posteriordb_table(f: Fit) -> pd.DataFrame:
     return out
 
 
-def compile_table(compile_s: dict[str, float]) -> pd.DataFrame:
-    return pd.DataFrame([{"program": f"{name}.stan", "compile (s)":
-                          f"{t:.1f} ({'cached' if t < 2 else 'compiled'})"}
-                         for name, t in compile_s.items()])
-
-
 def performance_table(fits: dict[tuple, Fit]) -> pd.DataFrame:
-    return pd.DataFrame([{"prior": prior, "program": f.program, "adapt_delta": delta,
-                          "sampling (s)": f.seconds,
-                          "min bulk ESS / s": min_ess_per_second(f, PARAMS)}
+    return pd.DataFrame([{"prior": prior, "adapt_delta": delta, **efficiency(f, PARAMS)}
                          for (prior, _, delta), f in fits.items()])
 
 

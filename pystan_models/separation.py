@@ -34,7 +34,7 @@ from scipy.special import expit
 from . import cli, programs, report
 from .data import Column, check_rows, data_file, load_csv
 from .errors import DataError
-from .fitting import Fit, RunOptions, min_ess_per_second, posterior_table, sample, say
+from .fitting import Fit, RunOptions, efficiency, posterior_table, sample, say
 
 DATA = data_file("endometrial.csv")
 COLUMNS = [Column("nv", "binary"), Column("pi"), Column("eh", positive=True),
@@ -405,12 +405,10 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
         f"cannot. Where the data are informative (PI, EH) the prior is negligible against "
         f"the likelihood, so those estimates stay close to maximum likelihood."),
         report.figure(profile_figure(grid, prof, frame), "profile likelihood and priors"))
-    eff = pd.DataFrame({name: {"sampling time (s)": f.seconds,
-                               "min bulk ESS": float(tables[name].ess_bulk.min()),
-                               "min bulk ESS / s": min_ess_per_second(f, PARAMS)}
-                        for name, f in fits.items()}).T
+    eff = pd.DataFrame([{"fit": name, **efficiency(f, PARAMS)} for name, f in fits.items()])
     rep.section("Sampling efficiency", report.table(
-        eff, {"sampling time (s)": 1, "min bulk ESS": 0, "min bulk ESS / s": 1}),
+        eff, {"compile (s)": 1, "sampling (s)": 1, "min bulk ESS": 0,
+              "min bulk ESS / s": 1}, index=False),
         report.para("The flat-prior run is slow because nearly every transition hits the "
                     "maximum tree depth while chasing beta_NV along a flat ridge.", "note"))
     rep.section("Provenance", cli.provenance(rep.fits, opts))

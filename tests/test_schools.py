@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from scipy import integrate
 
-from pystan_models import cmdstan, schools
+from pystan_models import cmdstan, programs, schools
 from pystan_models.errors import DataError, PystanModelsError
 from pystan_models.fitting import posterior_table
 
@@ -87,7 +87,7 @@ def test_posteriordb_check_only_for_the_published_data(tmp_path):
 def test_bad_option_is_an_error_before_sampling(tmp_path, capsys, monkeypatch, argv, pattern):
     monkeypatch.setattr(cmdstan, "ensure_cmdstan", lambda **k: None)  # no CmdStan needed
     monkeypatch.setattr(schools, "fit_all", lambda *a, **k: pytest.fail("sampled"))
-    monkeypatch.setattr(schools, "compile_seconds", lambda *a, **k: pytest.fail("compiled"))
+    monkeypatch.setattr(programs, "load", lambda *a, **k: pytest.fail("compiled"))
     out = tmp_path / "schools.html"
     assert schools.main([*argv, "--output", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
@@ -98,7 +98,7 @@ def test_bad_option_is_an_error_before_sampling(tmp_path, capsys, monkeypatch, a
 def test_bad_data_file_writes_no_report(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cmdstan, "ensure_cmdstan", lambda **k: None)  # no CmdStan needed
     monkeypatch.setattr(schools, "fit_all", lambda *a, **k: pytest.fail("sampled"))
-    monkeypatch.setattr(schools, "compile_seconds", lambda *a, **k: pytest.fail("compiled"))
+    monkeypatch.setattr(programs, "load", lambda *a, **k: pytest.fail("compiled"))
     bad = write(tmp_path, GOOD.replace("B,8,10", "B,8,0"))
     out = tmp_path / "schools.html"
     assert schools.main(["--data", str(bad), "--output", str(out), "--quiet"]) == 2
