@@ -139,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--iter-warmup", type=int, default=1000)
     p.add_argument("--iter-sampling", type=int, default=1000)
+    p.add_argument("--scaling-iter", type=int, nargs=2, metavar=("WARMUP", "SAMPLING"),
+                   help="iterations for the scaling run (default: as for the programs)")
     p.add_argument("--warm-cache", action="store_true",
                    help="keep the compile cache (default: compile every program cold)")
     p.add_argument("--output-dir", type=Path, default=report.REPORTS_DIR)
@@ -150,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["PYSTAN_MODELS_CACHE"] = cache
         with tempfile.TemporaryDirectory() as scratch:
             rows, warm = bench_examples(args.examples, opts, Path(scratch))
-        scaling = bench_scaling(args.sizes, opts, args.threads) if args.sizes else []
+        scale_opts = (opts if not args.scaling_iter else
+                      RunOptions(args.chains, *args.scaling_iter, args.seed, True))
+        scaling = bench_scaling(args.sizes, scale_opts, args.threads) if args.sizes else []
     ratios = speedups(rows + scaling)
     tables = {"programs": pd.DataFrame(rows), "warm reruns": pd.DataFrame(warm),
               "scaling": pd.DataFrame(scaling), "speed-ups": ratios}

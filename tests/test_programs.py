@@ -86,3 +86,29 @@ def test_syntax_error_is_a_clear_message(sandbox, cmdstan_home):
     assert "Syntax error" in message or "Ill-formed" in message or "Expected" in message
     cache = sandbox.parent / "cache"
     assert not list(cache.rglob("broken*")) and not list(cache.rglob(".broken*"))
+
+
+def _load_in_child(stan_dir, cache, queue):
+    import os
+    os.environ["PYSTAN_MODELS_CACHE"] = cache
+    programs.STAN_DIR = __import__("pathlib").Path(stan_dir)
+    queue.put(programs.load("tiny", quiet=True).exe_file)
+
+
+@pytest.mark.slow
+def test_two_runs_compiling_at_once_share_one_complete_executable(sandbox, cmdstan_home):
+    import multiprocessing as mp
+    (sandbox / "tiny.stan").write_text(TINY.replace("normal(0, 10)", "normal(0, 7)"))
+    cache = str(sandbox.parent / "cache")
+    queue = mp.Queue()
+    procs = [mp.Process(target=_load_in_child, args=(str(sandbox), cache, queue))
+             for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+    assert [p.exitcode for p in procs] == [0, 0]
+    exes = {queue.get(timeout=5), queue.get(timeout=5)}
+    assert len(exes) == 1, "both runs use the one cached executable"
+    folders = [p for p in (sandbox.parent / "cache").rglob("tiny*") if p.is_dir()]
+    assert len(folders) == 1 and not list((sandbox.parent / "cache").rglob(".tiny-*"))
