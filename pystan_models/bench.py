@@ -34,7 +34,7 @@ from .fitting import Fit, RunOptions, efficiency, sample
 SPEEDUPS = [
     ("rats_conjugate", "rats_marginal", 8.0),
     ("rats_conjugate", "rats_gibbs", 8.0),
-    ("radon_intercepts", "radon_intercepts_marginal", 5.0),
+    ("mixed_effects_clusters[uranium]", "radon_intercepts_marginal", 5.0),
     ("varying_intercept_logistic@20000", "varying_intercept_logistic_fast@20000", 3.0),
 ]
 
@@ -43,7 +43,7 @@ def fit_row(f: Fit, label: str | None = None) -> dict:
     stan_fit = getattr(f, "fit", None)  # None for a numpy Gibbs sampler
     div = int(stan_fit.method_variables()["divergent__"].sum()) if stan_fit else 0
     row = efficiency(f, f.main or list(f.idata.posterior.data_vars)[:5])
-    return {**row, "program": label or f.program, "divergences": div}
+    return {**row, "program": label or getattr(f, "label", f.program), "divergences": div}
 
 
 def bench_examples(names: list[str], opts: RunOptions, out_dir: Path) -> tuple[list, list]:

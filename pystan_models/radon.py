@@ -205,6 +205,11 @@ class RadonFit(Fit):
     design: Design | None = None
     nested: bool = False
 
+    @property
+    def label(self) -> str:
+        """e.g. ``mixed_effects_clusters[uranium]``: which model the program fitted."""
+        return f"{self.program}[{self.design.model}{', nested' if self.nested else ''}]"
+
 
 def fit_model(frame: pd.DataFrame, model: str, opts: RunOptions, *,
               nested: bool = False) -> RadonFit:
