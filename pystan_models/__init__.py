@@ -6,7 +6,7 @@ writes a self-contained HTML report to ``reports/<name>.html``.
 import warnings
 
 # ArviZ 0.x announces its 1.0 refactor on import; we pin arviz<1 (see pyproject).
-warnings.filterwarnings("ignore", message="ArviZ is undergoing", category=FutureWarning)
+warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
 
 # name -> one-line description; `python -m pystan_models` lists these.
 EXAMPLES = {
