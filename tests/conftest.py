@@ -31,3 +31,10 @@ def assert_near_reference(table, reference: dict, sd_fraction: float = 0.2,
         assert abs(row["mean"] - ref) <= tol, (
             f"{name}: posterior mean {row['mean']:.3f} vs reference {ref} "
             f"(tolerance {tol:.3f})")
+
+
+def assert_self_contained(html: str, min_figures: int) -> None:
+    """At least ``min_figures`` embedded figures, and nothing loaded from outside."""
+    import re
+    assert html.count("data:image/png;base64,") >= min_figures
+    assert not re.search(r"""(src|href)=["'](?!data:|#)""", html), "external resources"
