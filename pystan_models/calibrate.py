@@ -115,6 +115,10 @@ def uniformity(ranks: pd.DataFrame, alpha: float = 0.01) -> tuple[pd.DataFrame, 
     """
     draws = ranks.attrs["draws"]
     bins = bins_for(len(ranks), draws)
+    if bins < 2:
+        return (pd.DataFrame(columns=["chi-square", "df", "p-value"]),
+                f"undecided: {len(ranks)} replications are too few to test uniformity "
+                "(at least 10 are needed)")
     rows = []
     for name in ranks.columns:
         counts = np.bincount(ranks[name].to_numpy() * bins // (draws + 1), minlength=bins)
@@ -153,7 +157,7 @@ def write_report(name: str, target: Target, ranks: pd.DataFrame, path: Path) -> 
     rep = report.Report(f"Simulation-based calibration: {target.program}")
     rep.answer = (f"{len(ranks)} replications; {verdict}. "
                   f"{ranks.attrs['divergent']} divergent transitions in all fits.")
-    if verdict.startswith("NOT"):
+    if not verdict.startswith("calibrated"):
         rep.problems.append(verdict)
     rep.section("Rank histograms", report.figure(
         histograms(ranks, f"SBC ranks: {target.program}"), "rank histograms"),

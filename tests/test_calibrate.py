@@ -50,6 +50,8 @@ def test_uniformity_verdict_on_known_ranks():
     squeezed = pd.DataFrame({"a": rng.integers(40, 60, 200)})  # posterior too wide
     squeezed.attrs["draws"] = 99
     assert calibrate.uniformity(squeezed)[1].startswith("NOT calibrated")
+    few = uniform.iloc[:6]
+    assert calibrate.uniformity(few)[1].startswith("undecided")
 
 
 @pytest.mark.slow
