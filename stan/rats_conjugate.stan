@@ -23,6 +23,7 @@ data {
   cov_matrix[2] C;
   real<lower=1> rho;                    // Sigma ~ Inv-Wishart(rho R, rho)
   cov_matrix[2] R;
+  int<lower=0, upper=1> pointwise;      // 1: write log_lik and y_rep (N each)
 }
 transformed data {
   matrix[2, 2] rho_R = rho * R;
@@ -52,11 +53,11 @@ generated quantities {
   real sd_alpha = sqrt(Sigma[1, 1]);    // between-rat sd of weight at birth
   real sd_beta = sqrt(Sigma[2, 2]);     // between-rat sd of daily gain
   real corr_theta = Sigma[1, 2] / (sd_alpha * sd_beta);
-  vector[N] log_lik;
-  array[N] real y_rep;
+  vector[pointwise ? N : 0] log_lik;
+  array[pointwise ? N : 0] real y_rep;
   birth_weight = theta_0[1];
   daily_gain = theta_0[2];
-  {
+  if (pointwise) {
     vector[N] mu = to_vector(theta[rat, 1]) + to_vector(theta[rat, 2]) .* x;
     for (n in 1:N) {
       log_lik[n] = normal_lpdf(y[n] | mu[n], sigma);

@@ -6,25 +6,62 @@
 //   y_i = X_i theta_i + e_i,  X_i = [1, age],  e_i ~ N(0, sigma^2 I),
 //   theta_i ~ N(theta_0, Sigma),  sigma^2 ~ IG(a, b),  theta_0 ~ N(eta, C),
 //   Sigma ~ Inv-Wishart(rho R, rho).
+// Centred coordinates.  With age uncentred, intercept and slope are strongly
+// correlated a posteriori, so the program works with Xc_i = X_i A = [1, age -
+// mean age], A = [1, -x_bar; 0, 1]: theta_0c = A^-1 theta_0 is (weight at the
+// mean age, slope) and Sigma_c = A^-1 Sigma A^-T.  A linear map with
+// determinant 1 carries the priors over exactly, with no Jacobian:
+//   theta_0c ~ N(A^-1 eta, A^-1 C A^-T),
+//   Sigma_c ~ Inv-Wishart(A^-1 rho R A^-T, rho)   (same degrees of freedom).
 // Integrating theta_i out gives, for rat i's n_i weighings,
-//   y_i ~ MVN(X_i theta_0, V_i),  V_i = X_i Sigma X_i' + sigma^2 I,
-// so the sampler sees only theta_0, sigma^2 and Sigma (6 numbers, not 66).
-// V_i is never formed: with the notes' D_i^-1 = Sigma^-1 + X_i'X_i / sigma^2,
-// r_i = y_i - X_i theta_0 and q_i = X_i' r_i,
-//   log |V_i| = n_i log sigma^2 + log |Sigma| + log |D_i^-1|
+//   y_i ~ MVN(Xc_i theta_0c, V_i),  V_i = Xc_i Sigma_c Xc_i' + sigma^2 I,
+// so the sampler sees only theta_0c, sigma^2 and Sigma_c (6 numbers, not 66).
+// V_i is never formed: with the notes' D_i^-1 = Sigma_c^-1 + Xc_i'Xc_i /
+// sigma^2, r_i = y_i - Xc_i theta_0c and q_i = Xc_i' r_i,
+//   log |V_i| = n_i log sigma^2 + log |Sigma_c| + log |D_i^-1|
 //   r_i' V_i^-1 r_i = r_i'r_i / sigma^2 - q_i' D_i q_i / sigma^4
-// (determinant lemma, Woodbury identity): 2 x 2 algebra on per-rat sums,
-// written out elementwise and vectorized over rats, any number of weighings.
-// With age uncentred, intercept and slope are strongly correlated a
-// posteriori, so NUTS moves in centred coordinates: theta_0c and Sigma_c are
-// the population mean and covariance of (weight at the mean age, slope), and
-// theta_0 = A theta_0c, Sigma = A Sigma_c A' with A = [1, -mean(x); 0, 1].
-// The map is linear with determinant 1 (on theta_0 and on Sigma alike), so
-// the priors above apply to theta_0 and Sigma with no Jacobian adjustment.
+// (determinant lemma, Woodbury identity): 2 x 2 algebra on per-rat sums.
+// Rats weighed at the same ages share Xc_i'Xc_i, hence D_i and |V_i|; the
+// program groups them into G designs and sums the quadratic forms over each
+// design's rats through sufficient statistics, so a gradient costs O(G)
+// whatever the number of rats (G = 1 for the Gelfand data; any number of
+// weighings per rat works).
 // Generated quantities draw theta_i from its full conditional (the notes'
-// Gibbs step), theta_i ~ N(D_i d_i, D_i), d_i = X_i'y_i / sigma^2 +
-// Sigma^-1 theta_0: with the hyperparameter draws, exact joint posterior draws.
+// Gibbs step), theta_i ~ N(D_i d_i, D_i), d_i = Xc_i'y_i / sigma^2 +
+// Sigma_c^-1 theta_0c, and map everything back to age-0 coefficients: with
+// the hyperparameter draws, exact joint posterior draws of the notes' model.
 // Data: Gelfand et al. (1990); BUGS Examples Vol. 1 "Rats", Vol. 2 "Birats".
+functions {
+  // Entries (p11, p12, p22) of D_i^-1 = S^-1 + Xc_i'Xc_i / sigma^2 for every
+  // rat (or design), from S = Sigma_c and the sums n, sx = sum(xc), sxx =
+  // sum(xc^2); the 2 x 2 inverse of S written out.
+  array[] vector precision_D(matrix S, real sigma_sq, vector n, vector sx,
+                             vector sxx) {
+    real det_S = S[1, 1] * S[2, 2] - square(S[1, 2]);
+    return {S[2, 2] / det_S + n / sigma_sq,
+            -S[1, 2] / det_S + sx / sigma_sq,
+            S[1, 1] / det_S + sxx / sigma_sq};
+  }
+
+  // Design of each rat: rats with equal (n, sx, sxx) share a number 1..G.
+  array[] int design_of(vector n, vector sx, vector sxx) {
+    int J = rows(n);
+    array[J] int d = rep_array(0, J);
+    int G = 0;
+    for (j in 1:J) {
+      for (i in 1:(j - 1)) {
+        if (d[j] == 0 && n[i] == n[j] && sx[i] == sx[j] && sxx[i] == sxx[j]) {
+          d[j] = d[i];
+        }
+      }
+      if (d[j] == 0) {
+        G += 1;
+        d[j] = G;
+      }
+    }
+    return d;
+  }
+}
 data {
   int<lower=1> N;                       // weighings
   int<lower=1> J;                       // rats
@@ -37,24 +74,54 @@ data {
   cov_matrix[2] C;
   real<lower=1> rho;                    // Sigma ~ Inv-Wishart(rho R, rho)
   cov_matrix[2] R;
+  int<lower=0, upper=1> pointwise;      // 1: write log_lik and y_rep (N each)
 }
 transformed data {
-  matrix[2, 2] rho_R = rho * R;
-  matrix[2, 2] A = [[1, -mean(x)], [0, 1]];  // centred -> age-0 coefficients
-  // per-rat sums: X_i'X_i = [n, sx; sx, sxx], X_i'y_i = [sy; sxy], y_i'y_i
+  real x_bar = mean(x);
+  vector[N] xc = x - x_bar;
+  matrix[2, 2] A_inv = [[1, x_bar], [0, 1]];      // age-0 -> centred
+  vector[2] eta_c = A_inv * eta;                  // the priors, centred
+  matrix[2, 2] C_c = quad_form_sym(C, A_inv');
+  matrix[2, 2] L_C_c = cholesky_decompose(C_c);
+  matrix[2, 2] rho_R_c = quad_form_sym(rho * R, A_inv');
+  // per-rat sums: Xc_i'Xc_i = [n, sx; sx, sxx], Xc_i'y_i = [sy; sxy]
   vector[J] n = rep_vector(0, J);
   vector[J] sx = rep_vector(0, J);
   vector[J] sxx = rep_vector(0, J);
   vector[J] sy = rep_vector(0, J);
   vector[J] sxy = rep_vector(0, J);
-  vector[J] syy = rep_vector(0, J);
+  real syy = dot_self(y);
   for (k in 1:N) {
     n[rat[k]] += 1;
-    sx[rat[k]] += x[k];
-    sxx[rat[k]] += square(x[k]);
+    sx[rat[k]] += xc[k];
+    sxx[rat[k]] += square(xc[k]);
     sy[rat[k]] += y[k];
-    sxy[rat[k]] += x[k] * y[k];
-    syy[rat[k]] += square(y[k]);
+    sxy[rat[k]] += xc[k] * y[k];
+  }
+  // per design g: its m rats' common (n, sx, sxx), and sums over those rats
+  // of sy_i, sxy_i, sy_i^2, sxy_i^2 and sy_i sxy_i
+  array[J] int design = design_of(n, sx, sxx);
+  int G = max(design);
+  vector[G] m = rep_vector(0, G);
+  vector[G] n_g;
+  vector[G] sx_g;
+  vector[G] sxx_g;
+  vector[G] sy_g = rep_vector(0, G);
+  vector[G] sxy_g = rep_vector(0, G);
+  vector[G] sy_sq_g = rep_vector(0, G);
+  vector[G] sxy_sq_g = rep_vector(0, G);
+  vector[G] sy_sxy_g = rep_vector(0, G);
+  for (j in 1:J) {
+    int g = design[j];
+    m[g] += 1;
+    n_g[g] = n[j];
+    sx_g[g] = sx[j];
+    sxx_g[g] = sxx[j];
+    sy_g[g] += sy[j];
+    sxy_g[g] += sxy[j];
+    sy_sq_g[g] += square(sy[j]);
+    sxy_sq_g[g] += square(sxy[j]);
+    sy_sxy_g[g] += sy[j] * sxy[j];
   }
 }
 parameters {
@@ -62,59 +129,72 @@ parameters {
   real<lower=0> sigma_sq;
   cov_matrix[2] Sigma_c;                // between-rat covariance of those
 }
-transformed parameters {
-  vector[2] theta_0 = A * theta_0c;     // population (intercept, slope)
-  cov_matrix[2] Sigma = quad_form_sym(Sigma_c, A');
-}
 model {
-  matrix[2, 2] Sigma_inv = inverse_spd(Sigma);
-  // D_i^-1 = [p11, p12; p12, p22] for every rat
-  vector[J] p11 = Sigma_inv[1, 1] + n / sigma_sq;
-  vector[J] p12 = Sigma_inv[1, 2] + sx / sigma_sq;
-  vector[J] p22 = Sigma_inv[2, 2] + sxx / sigma_sq;
-  vector[J] det_D_inv = p11 .* p22 - square(p12);
-  // q_i = X_i'(y_i - X_i theta_0) and r_i'r_i = |y_i - X_i theta_0|^2
-  vector[J] q1 = sy - (n * theta_0[1] + sx * theta_0[2]);
-  vector[J] q2 = sxy - (sx * theta_0[1] + sxx * theta_0[2]);
-  vector[J] rr = syy - 2 * (sy * theta_0[1] + sxy * theta_0[2])
-                 + n * square(theta_0[1]) + 2 * sx * theta_0[1] * theta_0[2]
-                 + sxx * square(theta_0[2]);
-  vector[J] qDq = (p22 .* square(q1) - 2 * p12 .* q1 .* q2
-                   + p11 .* square(q2)) ./ det_D_inv;
+  // D_i^-1 of each design, and |D_i^-1|
+  array[3] vector[G] p = precision_D(Sigma_c, sigma_sq, n_g, sx_g, sxx_g);
+  vector[G] det_D_inv = p[1] .* p[3] - square(p[2]);
+  // q_i = Xc_i'y_i - c_g with c_g = Xc_i'Xc_i theta_0c; Q_g = sum over the
+  // design's rats of q_i q_i', from the sufficient statistics
+  vector[G] c1 = n_g * theta_0c[1] + sx_g * theta_0c[2];
+  vector[G] c2 = sx_g * theta_0c[1] + sxx_g * theta_0c[2];
+  vector[G] Q11 = sy_sq_g - 2 * c1 .* sy_g + m .* square(c1);
+  vector[G] Q22 = sxy_sq_g - 2 * c2 .* sxy_g + m .* square(c2);
+  vector[G] Q12 = sy_sxy_g - c2 .* sy_g - c1 .* sxy_g + m .* c1 .* c2;
+  // rr = sum_i |y_i - Xc_i theta_0c|^2
+  real rr = syy - 2 * (sum(sy) * theta_0c[1] + sum(sxy) * theta_0c[2])
+            + N * square(theta_0c[1]) + 2 * sum(sx) * theta_0c[1] * theta_0c[2]
+            + sum(sxx) * square(theta_0c[2]);
+  real det_Sigma_c = Sigma_c[1, 1] * Sigma_c[2, 2] - square(Sigma_c[1, 2]);
+  // conjugate hyperpriors of the notes, carried to centred coordinates
   sigma_sq ~ inv_gamma(a, b);
-  theta_0 ~ multi_normal(eta, C);
-  Sigma ~ inv_wishart(rho, rho_R);
-  // sum over rats of log MVN(y_i | X_i theta_0, V_i), constants dropped
-  target += -0.5 * (N * log(sigma_sq) + J * log_determinant(Sigma)
-                    + sum(log(det_D_inv)))
-            - 0.5 * (sum(rr) / sigma_sq - sum(qDq) / square(sigma_sq));
+  theta_0c ~ multi_normal_cholesky(eta_c, L_C_c);
+  Sigma_c ~ inv_wishart(rho, rho_R_c);
+  // sum over rats of log MVN(y_i | Xc_i theta_0c, V_i), constants dropped:
+  // sum_i q_i' D_i q_i = sum_g tr(D_g Q_g)
+  target += -0.5 * (N * log(sigma_sq) + J * log(det_Sigma_c)
+                    + dot_product(m, log(det_D_inv)))
+            - 0.5 * (rr / sigma_sq
+                     - sum((p[3] .* Q11 - 2 * p[2] .* Q12 + p[1] .* Q22)
+                           ./ det_D_inv) / square(sigma_sq));
 }
 generated quantities {
-  array[J] vector[2] theta;             // (alpha_i, beta_i)
-  real birth_weight;                    // average rat's weight at age 0 (g)
-  real daily_gain;                      // average rat's gain (g per day)
+  array[J] vector[2] theta;             // (alpha_i, beta_i), age 0
+  vector[2] theta_0 = [theta_0c[1] - x_bar * theta_0c[2], theta_0c[2]]';
+  cov_matrix[2] Sigma = quad_form_sym(Sigma_c, [[1, -x_bar], [0, 1]]');
+  real birth_weight = theta_0[1];       // average rat's weight at age 0 (g)
+  real daily_gain = theta_0[2];         // average rat's gain (g per day)
   real sigma = sqrt(sigma_sq);
   real sd_alpha = sqrt(Sigma[1, 1]);    // between-rat sd of weight at birth
   real sd_beta = sqrt(Sigma[2, 2]);     // between-rat sd of daily gain
   real corr_theta = Sigma[1, 2] / (sd_alpha * sd_beta);
-  vector[N] log_lik;                    // given the drawn theta_i
-  array[N] real y_rep;
-  birth_weight = theta_0[1];
-  daily_gain = theta_0[2];
+  vector[pointwise ? N : 0] log_lik;    // given the drawn theta_i
+  array[pointwise ? N : 0] real y_rep;
   {
-    matrix[2, 2] Sigma_inv = inverse_spd(Sigma);
-    vector[N] mu;
+    array[3] vector[J] p = precision_D(Sigma_c, sigma_sq, n, sx, sxx);
+    vector[J] det_D_inv = p[1] .* p[3] - square(p[2]);
+    // d_i = Xc_i'y_i / sigma^2 + Sigma_c^-1 theta_0c
+    vector[2] pull = mdivide_left_spd(Sigma_c, theta_0c);
+    vector[J] d1 = sy / sigma_sq + pull[1];
+    vector[J] d2 = sxy / sigma_sq + pull[2];
+    // D_i = [p22, -p12; -p12, p11] / det_D_inv; mean D_i d_i, and D_i's
+    // Cholesky factor [l11, 0; l21, l22]
+    vector[J] l11 = sqrt(p[3] ./ det_D_inv);
+    vector[J] l21 = -p[2] ./ det_D_inv ./ l11;
+    vector[J] l22 = inv_sqrt(p[3]);
+    vector[J] z1 = to_vector(normal_rng(rep_vector(0, J), 1));
+    vector[J] z2 = to_vector(normal_rng(rep_vector(0, J), 1));
+    vector[J] slope = (p[1] .* d2 - p[2] .* d1) ./ det_D_inv
+                      + l21 .* z1 + l22 .* z2;
+    vector[J] level = (p[3] .* d1 - p[2] .* d2) ./ det_D_inv + l11 .* z1;
     for (j in 1:J) {
-      matrix[2, 2] D = inverse_spd(Sigma_inv
-                                   + [[n[j], sx[j]], [sx[j], sxx[j]]]
-                                     / sigma_sq);
-      theta[j] = multi_normal_rng(D * ([sy[j], sxy[j]]' / sigma_sq
-                                       + Sigma_inv * theta_0), D);
+      theta[j] = [level[j] - x_bar * slope[j], slope[j]]';  // A theta_ic
     }
-    mu = to_vector(theta[rat, 1]) + to_vector(theta[rat, 2]) .* x;
-    for (k in 1:N) {
-      log_lik[k] = normal_lpdf(y[k] | mu[k], sigma);
+    if (pointwise) {
+      vector[N] mu = to_vector(theta[rat, 1]) + to_vector(theta[rat, 2]) .* x;
+      for (k in 1:N) {
+        log_lik[k] = normal_lpdf(y[k] | mu[k], sigma);
+      }
+      y_rep = normal_rng(mu, sigma);
     }
-    y_rep = normal_rng(mu, sigma);
   }
 }

@@ -3,11 +3,12 @@ Gibbs against each other and against the published BUGS Birats posterior."""
 import re
 
 import numpy as np
+from scipy import stats
 import pytest
 
 from pystan_models import gibbs_rats, rats
 from pystan_models.errors import DataError, PystanModelsError
-from pystan_models.fitting import RunOptions, posterior_table
+from pystan_models.fitting import RunOptions, posterior_table, sample
 
 from conftest import assert_near_reference, assert_self_contained
 
@@ -76,6 +77,7 @@ def test_stan_data_dict():
     assert data["C"] == [[1e6, 0.0], [0.0, 1e6]] and data["R"] == [[100.0, 0.0], [0.0, 0.1]]
     assert data["rho"] * np.asarray(data["R"]) == pytest.approx(np.diag([200, 0.2]))  # Omega
     assert data["a"] == data["b"] == 0.001
+    assert data["pointwise"] == 0 and rats.stan_data(rats.load(), pointwise=True)["pointwise"] == 1
 
 
 def test_initial_values_are_overdispersed_and_reproducible():
@@ -374,10 +376,29 @@ def test_nuts_fit_is_clean_and_complete(runs):
     assert nuts.problems == []
     post = nuts.idata.posterior
     assert post["theta"].shape == (3, 400, 30, 2)
-    assert "y" in nuts.idata.log_likelihood and "y" in nuts.idata.posterior_predictive
+    assert "log_likelihood" not in nuts.idata.groups()   # pointwise output off
     # generated quantities agree with the parameters they are made from
     np.testing.assert_allclose(post["birth_weight"], post["theta_0"].sel(coef="alpha"))
     np.testing.assert_allclose(post["sigma"] ** 2, post["sigma_sq"], rtol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", ["rats_conjugate", "rats_marginal"])
+def test_pointwise_output_is_the_likelihood_given_the_drawn_lines(program, cmdstan_home):
+    frame = rats.load()
+    opts = RunOptions(chains=1, iter_warmup=200, iter_sampling=50, seed=3, quiet=True)
+    inits = rats.initial_values(frame, 1, opts.seed)
+    if program == "rats_marginal":
+        inits = rats.centred_inits(inits, frame.age_days.mean())
+    fit = sample(program, rats.stan_data(frame, pointwise=True), opts, main=["sigma"],
+                 inits=inits, observed={"y": frame.weight}).fit
+    theta, sigma = fit.stan_variable("theta"), fit.stan_variable("sigma")
+    i = frame.rat.to_numpy() - 1
+    mu = theta[:, i, 0] + theta[:, i, 1] * frame.age_days.to_numpy()
+    expected = stats.norm.logpdf(frame.weight.to_numpy(), mu, sigma[:, None])
+    # CmdStan's CSV keeps 6 significant digits of theta, sigma and log_lik
+    np.testing.assert_allclose(fit.stan_variable("log_lik"), expected, rtol=2e-4)
+    assert fit.stan_variable("y_rep").shape == (50, 150)
 
 
 @pytest.mark.slow
