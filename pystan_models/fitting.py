@@ -58,10 +58,12 @@ def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
     say(opts, f"sampling {program}: {opts.chains} chains x "
               f"({opts.iter_warmup} warmup + {opts.iter_sampling} draws)")
     start = time.monotonic()
+    # progress bars on a terminal only: in a log (CI) they are a wall of \r lines
     with programs.cmdstanpy_log_level(logging.ERROR if opts.quiet else logging.WARNING):
         fit = model.sample(data=data, chains=opts.chains, iter_warmup=opts.iter_warmup,
                            iter_sampling=opts.iter_sampling, seed=opts.seed,
-                           show_progress=not opts.quiet, **sample_kw)
+                           show_progress=not opts.quiet and sys.stderr.isatty(),
+                           **sample_kw)
     seconds = time.monotonic() - start
     idata = to_idata(fit, observed=observed, coords=coords, dims=dims,
                      y_rep=y_rep, log_lik=log_lik)
