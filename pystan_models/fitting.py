@@ -91,7 +91,7 @@ def to_idata(fit: cmdstanpy.CmdStanMCMC, *, observed: dict | None = None,
              coords: dict | None = None, dims: dict | None = None,
              y_rep: str | None = "y_rep", log_lik: str | None = "log_lik"
              ) -> az.InferenceData:
-    names = set(fit.stan_variables())
+    names = set(fit.metadata.stan_vars)
     kw: dict = {"coords": coords, "dims": dims}
     if observed:
         (obs_name, obs_values), = observed.items()
@@ -194,9 +194,9 @@ def loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:
     notes = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = az.compare({k: f.idata for k, f in fits.items()}, ic="loo")
-        for name, f in fits.items():
-            loo = az.loo(f.idata, pointwise=True)
+        loos = {name: az.loo(f.idata, pointwise=True) for name, f in fits.items()}
+        table = az.compare(loos, ic="loo")   # reuses the LOO computed once per fit
+        for name, loo in loos.items():
             k = np.asarray(loo.pareto_k).ravel()
             bad = int((k > 0.7).sum())
             if bad:

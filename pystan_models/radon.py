@@ -12,6 +12,10 @@ clusters, also in the nested form where the cluster means share a variance).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import inspect
+import json
+import os
 import sys
 from dataclasses import dataclass
 
@@ -19,9 +23,11 @@ import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import scipy
+import statsmodels
 import statsmodels.formula.api as smf
 
-from . import cli, report
+from . import cli, programs, report
 from .data import Column, check_rows, data_file, load_csv
 from .errors import DataError
 from .fitting import Fit, RunOptions, efficiency, loo_compare, posterior_table, sample, say
@@ -324,6 +330,28 @@ def reml(frame: pd.DataFrame, model: str) -> dict[str, float]:
     return {k: float(v) for k, v in out.items()}
 
 
+def cached_reml(frame: pd.DataFrame, model: str) -> dict[str, float]:
+    """:func:`reml`, kept in the cache folder: the MixedLM fits take seconds and
+    depend only on what the key hashes (the data, reml's code, the versions of
+    statsmodels, scipy and numpy)."""
+    key = hashlib.sha256(pd.util.hash_pandas_object(frame).to_numpy().tobytes())
+    key.update(json.dumps([model, list(frame.columns), inspect.getsource(reml),
+                           statsmodels.__version__, scipy.__version__, np.__version__]
+                          ).encode())
+    path = (programs.cache_root() / "references"
+            / f"radon-{model}-{key.hexdigest()[:16]}.json")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):   # not cached yet (or unreadable): compute it
+        pass
+    out = reml(frame, model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(out))
+    os.replace(tmp, path)  # atomic: a concurrent run reads a whole file or none
+    return out
+
+
 # --- county-level summaries ---------------------------------------------------
 
 def county_intercepts(frame: pd.DataFrame, f: RadonFit) -> np.ndarray:
@@ -531,7 +559,7 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     rep.problems = [f"{k}: {p}" for k, f in every.items() for p in f.problems]
 
     tables = {k: coefficients(f) for k, f in fits.items()}
-    refs = {k: reml(frame, k) for k in fits}
+    refs = {k: cached_reml(frame, k) for k in fits}
     firm = {m: {k: v for k, v in r.items() if not (m == "slopes" and "gamma" in k)}
             for m, r in refs.items()}
     loo, loo_notes = loo_compare({MODELS[k]: f for k, f in fits.items()})

@@ -130,6 +130,18 @@ def test_unknown_county_option_fails_before_sampling(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_reml_references_are_cached_by_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYSTAN_MODELS_CACHE", str(tmp_path))
+    frame = radon.load()
+    ref = radon.reml(frame, "complete")
+    assert radon.cached_reml(frame, "complete") == ref           # computed and stored
+    assert len(list((tmp_path / "references").iterdir())) == 1
+    assert radon.cached_reml(frame, "complete") == ref           # read back
+    shifted = radon.cached_reml(frame.assign(log_radon=frame.log_radon + 1), "complete")
+    assert shifted["beta[intercept]"] == pytest.approx(ref["beta[intercept]"] + 1)
+    assert len(list((tmp_path / "references").iterdir())) == 2   # other data, other key
+
+
 # --- compile and sample --------------------------------------------------------------
 
 @pytest.fixture(scope="module")
