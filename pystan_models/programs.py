@@ -110,7 +110,13 @@ def load(name: str, *, cpp_options: dict | None = None, quiet: bool = False
     exe = folder / path.stem
     if not exe.is_file():
         _compile(path, folder, cpp_options, quiet)
-    return cmdstanpy.CmdStanModel(stan_file=folder / path.name, exe_file=exe)
+        _models.pop(exe, None)
+    if exe not in _models:  # loading runs stanc --info: once per process is enough
+        _models[exe] = cmdstanpy.CmdStanModel(stan_file=folder / path.name, exe_file=exe)
+    return _models[exe]
+
+
+_models: dict[Path, cmdstanpy.CmdStanModel] = {}
 
 
 def _compile(path: Path, folder: Path, cpp_options: dict | None, quiet: bool) -> None:

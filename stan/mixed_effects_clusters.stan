@@ -56,7 +56,8 @@ data {
   real<lower=0> mean_prior_sd;                 // S, vague prior sd of alpha_k
   real<lower=0> scale_prior_sd;                // s, half-normal scale
   int<lower=0, upper=1> prior_only;            // 1: ignore the likelihood
-  int<lower=0, upper=1> pointwise;             // 1: write log_lik and y_rep
+  int<lower=0, upper=1> pointwise;             // 1: write log_lik (for LOO)
+  int<lower=0, upper=1> replicates;            // 1: write y_rep (for PPC)
 }
 transformed data {
   int M = 0;                        // free cluster means
@@ -115,9 +116,9 @@ model {
 }
 generated quantities {
   vector[P] beta;
-  // pointwise log-likelihood and replicates (N each per draw; off for large N)
+  // pointwise log-likelihood and replicates (N each per draw; off when unused)
   vector[pointwise ? N : 0] log_lik;
-  array[pointwise ? N : 0] real y_rep;
+  array[replicates ? N : 0] real y_rep;
   {
     vector[N] eta = rep_vector(0, N);
     if (P > 0) {
@@ -131,6 +132,8 @@ generated quantities {
       for (i in 1:N) {
         log_lik[i] = normal_lpdf(y[i] | eta[i], sigma);
       }
+    }
+    if (replicates) {
       y_rep = normal_rng(eta, sigma);
     }
   }

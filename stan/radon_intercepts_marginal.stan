@@ -35,6 +35,7 @@ data {
   array[N] int<lower=1, upper=J> county;
   real<lower=0> mean_prior_sd;             // S
   real<lower=0> scale_prior_sd;            // s
+  int<lower=0, upper=1> pointwise;         // 1: write log_lik and y_rep
 }
 transformed data {
   vector[J] n = rep_vector(0, J);
@@ -83,21 +84,22 @@ model {
 }
 generated quantities {
   vector[J] gamma;                // county effects, drawn given the rest
-  vector[N] log_lik;
-  array[N] real y_rep;
+  vector[pointwise ? N : 0] log_lik;
+  array[pointwise ? N : 0] real y_rep;
   {
     vector[J] precision = n / square(sigma) + 1 / square(sigma_gamma);
     vector[J] data_mean = ybar - xbar * beta - W * beta_county;
     vector[J] post_mean = (n .* data_mean / square(sigma)
                            + alpha / square(sigma_gamma)) ./ precision;
     vector[J] county_mean;          // W_j beta_county + gamma_j
-    vector[N] eta;
     gamma = to_vector(normal_rng(post_mean, inv_sqrt(precision)));
     county_mean = W * beta_county + gamma;
-    eta = X * beta + county_mean[county];
-    for (i in 1:N) {
-      log_lik[i] = normal_lpdf(y[i] | eta[i], sigma);
+    if (pointwise) {
+      vector[N] eta = X * beta + county_mean[county];
+      for (i in 1:N) {
+        log_lik[i] = normal_lpdf(y[i] | eta[i], sigma);
+      }
+      y_rep = normal_rng(eta, sigma);
     }
-    y_rep = normal_rng(eta, sigma);
   }
 }

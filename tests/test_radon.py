@@ -9,7 +9,7 @@ import statsmodels.formula.api as smf
 
 from pystan_models import radon
 from pystan_models.errors import DataError
-from pystan_models.fitting import RunOptions, loo_compare
+from pystan_models.fitting import RunOptions, loo_compare, sample
 
 from conftest import SHORT, assert_near_reference, assert_self_contained
 
@@ -83,6 +83,7 @@ def test_stan_data_sizes(model, P, Q, R, K):
     assert np.shape(data["X"]) == (919, P) and len(data["cluster"]) == Q
     assert len(data["z_col"]) == R and all(len(c) == 919 for c in data["z_col"])
     assert data["has_mean"] == [1] * K and data["nested"] == 0
+    assert (data["pointwise"], data["replicates"]) == (1, 0)
     assert all(isinstance(v, int) for v in data["cluster"])
 
 
@@ -250,6 +251,7 @@ def test_marginal_data_dict():
     assert np.shape(data["X"]) == (919, 1) and np.shape(data["W"]) == (85, 1)
     assert data["W"][35][0] == pytest.approx(np.log(1.36483), abs=1e-6)  # LAC QUI PARLE
     assert all(isinstance(c, int) for c in data["county"])
+    assert data["pointwise"] == 0
 
 
 @pytest.mark.slow
@@ -273,10 +275,25 @@ def test_outputs_have_names_and_shapes(fits):
     post = f.idata.posterior
     assert list(post["alpha"].cluster.values) == ["county intercept", "county floor slope"]
     assert post["gamma"].shape[2:] == (170,) and post["beta"].shape[2:] == (1,)
-    assert "log_radon" in f.idata.log_likelihood and "log_radon" in f.idata.posterior_predictive
+    # log_lik for LOO; no y_rep unless asked for (the report does not use it)
+    assert "log_radon" in f.idata.log_likelihood
+    assert "posterior_predictive" not in f.idata.groups()
     # complete pooling: Q = 0, so no random effects at all (zero-size gamma dropped)
     assert fits["complete"].idata.posterior["beta"].shape[2:] == (2,)
     assert "gamma" not in fits["complete"].idata.posterior
+
+
+@pytest.mark.slow
+def test_replicates_flag_writes_y_rep_only(cmdstan_home):
+    frame = radon.load()
+    data = radon.stan_data(frame.log_radon, radon.design(frame, "complete"),
+                           pointwise=False, replicates=True)
+    fit = sample(radon.PROGRAM, data, RunOptions(1, 200, 100, 5, True), main=["sigma"]).fit
+    y_rep = fit.stan_variable("y_rep")
+    assert y_rep.shape == (100, 919) and "log_lik" not in fit.stan_variables()
+    # replicates scatter around the data: complete pooling, mean 1.22, sd 0.82
+    assert y_rep.mean() == pytest.approx(frame.log_radon.mean(), abs=0.1)
+    assert y_rep.std() == pytest.approx(frame.log_radon.std(), rel=0.1)
 
 
 @pytest.mark.slow
