@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import cmdstanpy
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -47,11 +49,11 @@ def targets() -> dict[str, Target]:
     return TARGETS
 
 
-def _replicate(target: Target, i: int, seed: int, draws: int, thin: int,
+def _replicate(target: Target, exe: str, i: int, seed: int, draws: int, thin: int,
                warmup: int) -> dict:
     rng = np.random.default_rng([seed, i])
     truth, data = target.simulate(rng)
-    model = programs.load(target.program, quiet=True)
+    model = cmdstanpy.CmdStanModel(exe_file=exe)
     fit = model.sample(data=data, chains=1, iter_warmup=warmup, iter_sampling=draws * thin,
                        thin=thin, seed=seed + i, show_progress=False)
     ranks = {}
@@ -66,7 +68,7 @@ def calibrate(target: Target, replications: int, results: Path, *, seed: int = 1
               workers: int = 2, draws: int = 99, thin: int = 3, warmup: int = 500,
               progress: bool = True) -> pd.DataFrame:
     """Run (or resume) the replications not yet in ``results``; return all ranks."""
-    programs.load(target.program, quiet=not progress)  # compile once, before forking
+    exe = programs.load(target.program, quiet=not progress).exe_file  # compiled once
     done = read_results(results)
     header = {"program": target.program, "seed": seed, "draws": draws, "thin": thin,
               "warmup": warmup}
@@ -79,8 +81,11 @@ def calibrate(target: Target, replications: int, results: Path, *, seed: int = 1
     with open(results, "a") as out:
         if not done:
             out.write(json.dumps(header) + "\n")
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            jobs = [pool.submit(_replicate, target, i, seed, draws, thin, warmup)
+        # spawned, not forked: cmdstanpy reads its CSVs with polars, whose thread pool
+        # deadlocks in a child forked from a process that has used it
+        with ProcessPoolExecutor(max_workers=workers,
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            jobs = [pool.submit(_replicate, target, exe, i, seed, draws, thin, warmup)
                     for i in todo]
             for job in tqdm(as_completed(jobs), total=len(todo), disable=not progress,
                             desc=f"SBC {target.program}", unit="fit"):

@@ -97,7 +97,8 @@ def _load_in_child(stan_dir, cache, queue):
 
 @pytest.mark.slow
 def test_two_runs_compiling_at_once_share_one_complete_executable(sandbox, cmdstan_home):
-    import multiprocessing as mp
+    import multiprocessing
+    mp = multiprocessing.get_context("spawn")   # forking after polars has run can deadlock
     (sandbox / "tiny.stan").write_text(TINY.replace("normal(0, 10)", "normal(0, 7)"))
     cache = str(sandbox.parent / "cache")
     queue = mp.Queue()
