@@ -99,6 +99,9 @@ def program_hash(path: Path, cmdstan_version: str, cpp_options: dict | None = No
     return digest.hexdigest()[:16]
 
 
+_models: dict[Path, cmdstanpy.CmdStanModel] = {}   # loaded this process, by executable
+
+
 def load(name: str, *, cpp_options: dict | None = None, quiet: bool = False
          ) -> cmdstanpy.CmdStanModel:
     """A compiled model for program ``name``, from the cache or freshly compiled."""
@@ -114,9 +117,6 @@ def load(name: str, *, cpp_options: dict | None = None, quiet: bool = False
     if exe not in _models:  # loading runs stanc --info: once per process is enough
         _models[exe] = cmdstanpy.CmdStanModel(stan_file=folder / path.name, exe_file=exe)
     return _models[exe]
-
-
-_models: dict[Path, cmdstanpy.CmdStanModel] = {}
 
 
 def _compile(path: Path, folder: Path, cpp_options: dict | None, quiet: bool) -> None:

@@ -278,7 +278,7 @@ def fit_marginal(frame: pd.DataFrame, opts: RunOptions) -> Fit:
     info = counties(frame)
     return sample(MARGINAL, marginal_data(frame), opts, main=MARGINAL_PARAMS,
                   coords={"fixed": ["floor"], "county_level": ["log_uranium"],
-                          "county": info.name.to_numpy(), "house": np.arange(len(frame))},
+                          "county": info.name.to_numpy()},
                   dims={"beta": ["fixed"], "beta_county": ["county_level"],
                         "gamma": ["county"], "log_radon": ["house"]})
 
@@ -585,6 +585,7 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
     refs = {k: cached_reml(frame, k) for k in fits}
     firm = {m: {k: v for k, v in r.items() if not (m == "slopes" and "gamma" in k)}
             for m, r in refs.items()}
+    gap_firm, gap_all = largest_gap(tables, firm), largest_gap(tables, refs)
     loo, loo_notes = loo_compare({MODELS[k]: f for k, f in fits.items()})
     info = counties(frame)
     floor = tables["intercepts"].loc["beta[floor]"]
@@ -610,12 +611,11 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
         f"{names[0]} ({int(info.n[small])} houses) has intercept {a_none:.2f} without "
         f"pooling and {a_part:.2f} with it. Posterior means sit within "
         f"{largest_gap(tables, PUBLISHED):.2f} posterior sd of Gelman & Hill's (2007) "
-        f"estimates and within {largest_gap(tables, firm):.2f} sd of least-squares / REML "
+        f"estimates and within {gap_firm:.2f} sd of least-squares / REML "
         f"fits of the same models" + (
             f", except the slopes model's two poorly determined county sds "
-            f"({largest_gap(tables, refs):.2f} sd: REML is the mode of a skewed "
-            "likelihood, the posterior mean is not)."
-            if largest_gap(tables, refs) > largest_gap(tables, firm) else "."))
+            f"({gap_all:.2f} sd: REML is the mode of a skewed "
+            "likelihood, the posterior mean is not)." if gap_all > gap_firm else "."))
     print_summary(tables, opts)
 
     rep.section("Data", report.para(
