@@ -110,31 +110,17 @@ def to_idata(fit: cmdstanpy.CmdStanMCMC, *, observed: dict | None = None,
     return idata
 
 
+# the columns of posterior_table besides ArviZ's diagnostics, as az.summary stat_funcs
+_STATS = {"mean": np.mean, "sd": lambda x: np.std(x, ddof=1),
+          "2.5%": lambda x: np.quantile(x, 0.025), "50%": np.median,
+          "97.5%": lambda x: np.quantile(x, 0.975)}
+
+
 def posterior_table(idata: az.InferenceData, var_names: list[str]) -> pd.DataFrame:
     """mean, sd, 2.5/50/97.5% quantiles, R-hat, bulk and tail ESS per parameter."""
-    stats = az.summary(idata, var_names=var_names, kind="all", round_to="none")
-    post = az.extract(idata, var_names=var_names)
-    quant = {}
-    for name in var_names:
-        arr = post[name].values.reshape(-1, post[name].shape[-1])
-        for row_label, q in _quantile_rows(name, arr, post[name]):
-            quant[row_label] = q
-    q = pd.DataFrame(quant, index=["2.5%", "50%", "97.5%"]).T
-    return pd.concat([stats[["mean", "sd"]], q.loc[stats.index],
-                      stats[["r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]], axis=1)
-
-
-def _quantile_rows(name, arr, da):
-    """Row labels as az.summary writes them (``theta[A]``) with the 3 quantiles."""
-    if da.ndim == 1:
-        yield name, np.quantile(da.values, [0.025, 0.5, 0.975])
-        return
-    dim = [d for d in da.dims if d != "sample"]
-    if len(dim) != 1:
-        raise ValueError(f"posterior_table handles scalars and vectors, not {name}{dim}")
-    values = da.transpose(dim[0], "sample")
-    for label, row in zip(da[dim[0]].values, values.values):
-        yield f"{name}[{label}]", np.quantile(row, [0.025, 0.5, 0.975])
+    stats = az.summary(idata, var_names=var_names, kind="diagnostics", stat_funcs=_STATS,
+                       extend=True, round_to="none")
+    return stats[[*_STATS, "r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]
 
 
 def diagnose(fit: cmdstanpy.CmdStanMCMC | None, idata: az.InferenceData,
