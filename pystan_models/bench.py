@@ -41,9 +41,16 @@ SPEEDUPS = [
 
 def fit_row(f: Fit, label: str | None = None) -> dict:
     stan_fit = getattr(f, "fit", None)  # None for a numpy Gibbs sampler
-    div = int(stan_fit.method_variables()["divergent__"].sum()) if stan_fit else 0
     row = efficiency(f, f.main or list(f.idata.posterior.data_vars)[:5])
-    return {**row, "program": label or getattr(f, "label", f.program), "divergences": div}
+    row = {**row, "program": label or getattr(f, "label", f.program), "divergences": 0}
+    if stan_fit:
+        # wall time per leapfrog step: the cost of a gradient, free of the geometry
+        # (how many steps a draw takes), which is what grows with N
+        sampler = stan_fit.method_variables()
+        steps = int(sampler["n_leapfrog__"].sum())
+        row.update({"divergences": int(sampler["divergent__"].sum()), "leapfrog steps": steps,
+                    "ms per 1000 steps": 1e6 * f.seconds / steps})
+    return row
 
 
 def bench_examples(names: list[str], opts: RunOptions, out_dir: Path) -> tuple[list, list]:
@@ -170,7 +177,10 @@ def write(tables: dict[str, pd.DataFrame], args, out_dir: Path) -> None:
     rep.answer = (f"Seed {args.seed}, {args.chains} chains x ({args.iter_warmup} warmup + "
                   f"{args.iter_sampling} draws), {os.cpu_count()} cores, CmdStan "
                   f"{cmdstan.version_of(cmdstan.find_cmdstan())}. ESS/s is the minimum bulk "
-                  "ESS over each model's main parameters divided by sampling wall time.")
+                  "ESS over each model's main parameters divided by sampling wall time. "
+                  "ms per 1000 steps is sampling wall time per thousand leapfrog steps "
+                  "(all chains): the cost of a gradient, which is what grows with N; how "
+                  "many steps a draw takes depends on the posterior's geometry.")
     for title, frame in tables.items():
         rep.section(title.capitalize(), report.table(frame, 2, index=False))
     rep.write(out_dir / "benchmark.html")

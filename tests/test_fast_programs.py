@@ -34,3 +34,9 @@ def test_fast_logistic_matches_plain(cmdstan_home):
     # and both recover the simulation's truth: beta = (-1, 0, 1), mu = -0.5
     assert np.allclose(b.loc[["beta[0]", "beta[1]", "beta[2]"], "mean"], [-1, 0, 1],
                        atol=0.15)
+    # the benchmark's row: steps counted from the sampler, time per step derived
+    row = bench.fit_row(fast)
+    steps = int(fast.fit.method_variables()["n_leapfrog__"].sum())
+    assert row["program"] == "varying_intercept_logistic_fast"
+    assert row["leapfrog steps"] == steps >= 4 * 400
+    assert row["ms per 1000 steps"] == pytest.approx(1e6 * fast.seconds / steps)
