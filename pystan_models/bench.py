@@ -44,8 +44,8 @@ def fit_row(f: Fit, label: str | None = None) -> dict:
     row = efficiency(f, f.main or list(f.idata.posterior.data_vars)[:5])
     row = {**row, "program": label or getattr(f, "label", f.program), "divergences": 0}
     if stan_fit:
-        # wall time per leapfrog step: the cost of a gradient, free of the geometry
-        # (how many steps a draw takes), which is what grows with N
+        # wall time per leapfrog step is the cost of a gradient, which grows with N;
+        # how many steps a draw takes (the geometry) is counted apart
         sampler = stan_fit.method_variables()
         steps = int(sampler["n_leapfrog__"].sum())
         row.update({"divergences": int(sampler["divergent__"].sum()), "leapfrog steps": steps,

@@ -200,8 +200,7 @@ def efficiency(runs: dict) -> pd.DataFrame:
 
 def agreement(runs: dict, a: str, b: str, var_names: list[str] = MAIN) -> pd.Series:
     """|difference in posterior means| in units of its Monte Carlo standard error."""
-    sa, sb = (az.summary(runs[k].idata, var_names=var_names, kind="all", round_to="none")
-              for k in (a, b))
+    sa, sb = (posterior_table(runs[k].idata, var_names) for k in (a, b))
     return (sa["mean"] - sb["mean"]).abs() / np.hypot(sa["mcse_mean"], sb["mcse_mean"])
 
 
