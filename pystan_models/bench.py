@@ -185,12 +185,9 @@ def write(tables: dict[str, pd.DataFrame], args, out_dir: Path) -> None:
         rep.section(title.capitalize(), report.table(frame, 2, index=False))
     rep.write(out_dir / "benchmark.html")
     payload = {k: v.to_dict(orient="records") for k, v in tables.items()}
-    tmp = out_dir / ".benchmark.json.tmp"
-    tmp.write_text(json.dumps({"seed": args.seed, "chains": args.chains,
-                               "iter_warmup": args.iter_warmup,
-                               "iter_sampling": args.iter_sampling, **payload}, indent=1,
-                              default=float))
-    os.replace(tmp, out_dir / "benchmark.json")
+    report.write_atomic(out_dir / "benchmark.json", json.dumps(
+        {"seed": args.seed, "chains": args.chains, "iter_warmup": args.iter_warmup,
+         "iter_sampling": args.iter_sampling, **payload}, indent=1, default=float))
     print(f"\nwritten {out_dir / 'benchmark.html'} and {out_dir / 'benchmark.json'}")
 
 

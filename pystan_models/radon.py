@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import inspect
 import json
-import os
 import sys
 from dataclasses import dataclass
 
@@ -368,10 +367,7 @@ def cached_reml(frame: pd.DataFrame, model: str) -> dict[str, float]:
     except (OSError, ValueError):   # not cached yet (or unreadable): compute it
         pass
     out = reml(frame, model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(out))
-    os.replace(tmp, path)  # atomic: a concurrent run reads a whole file or none
+    report.write_atomic(path, json.dumps(out))
     return out
 
 
