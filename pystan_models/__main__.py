@@ -10,6 +10,7 @@ from . import EXAMPLES, cmdstan
 from .collection import run_all
 from .report import REPORTS_DIR
 from .errors import PystanModelsError
+from .cli import guarded
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,8 +30,16 @@ def main(argv: list[str] | None = None) -> int:
                        help="only these (default: all)")
     args = p.parse_args(argv)
     if args.command == "all":
-        return run_all(args.examples or list(EXAMPLES), args.output_dir, args.quick, args.seed)
+        import matplotlib
+        matplotlib.use("Agg")   # a command-line run draws to files only
+        return guarded(lambda: run_all(args.examples or list(EXAMPLES), args.output_dir,
+                                       args.quick, args.seed))
     if args.command == "install-cmdstan":
+        if args.version and not args.from_github:
+            print(f"error: --version {args.version} needs --from-github: the package "
+                  f"registry route installs CmdStan {cmdstan.REGISTRY_VERSION} only",
+                  file=sys.stderr)
+            return 2
         try:
             if args.from_github:
                 path = cmdstan.install_from_github(args.version)

@@ -16,6 +16,7 @@ This is a benchmark, not a test: nothing here asserts a speed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import os
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from . import EXAMPLES, cli, cmdstan, report
+from .errors import PystanModelsError
 from .fitting import Fit, RunOptions, efficiency, sample
 
 # (plain reference, fast variant, target ratio of ESS/s)
@@ -54,44 +56,50 @@ def fit_row(f: Fit, label: str | None = None) -> dict:
 
 
 def bench_examples(names: list[str], opts: RunOptions, out_dir: Path) -> tuple[list, list]:
-    argv = ["--quiet", "--seed", str(opts.seed), "--chains", str(opts.chains),
-            "--iter-warmup", str(opts.iter_warmup),
-            "--iter-sampling", str(opts.iter_sampling)]
+    """Each example cold (compiles included), then warm; its fits' rows and the warm
+    rerun's time outside sampling."""
+    run = dataclasses.asdict(opts)
     rows, warm = [], []
     for name in names:
         module = importlib.import_module(f"pystan_models.{name}")
         print(f"== {name} (cold)", file=sys.stderr, flush=True)
-        code = module.main(argv + ["--output", str(out_dir / f"{name}.html")])
-        if code != 0 or cli.last_report is None:
-            rows.append({"example": name, "program": f"ERROR (exit {code})"})
+        try:
+            results = module.analyse(**run)
+            results.write_report(out_dir / f"{name}.html")
+        except PystanModelsError as exc:
+            print(f"error ({name}): {exc}", file=sys.stderr)
+            rows.append({"example": name, "program": f"ERROR: {exc}"})
             continue
-        for f in cli.last_report.fits:
-            rows.append({"example": name, **fit_row(f)})
+        for label, f in results.fits.items():
+            rows.append({"example": name, "fit": label, **fit_row(f)})
         print(f"== {name} (warm)", file=sys.stderr, flush=True)
         start = time.monotonic()
-        module.main(argv + ["--output", str(out_dir / f"{name}.html")])
+        results = module.analyse(**run)
+        results.write_report(out_dir / f"{name}.html")
         wall = time.monotonic() - start
-        sampling = sum(f.seconds for f in cli.last_report.fits)
+        sampling = sum(f.seconds for f in results.fits.values())
         warm.append({"example": name, "warm wall time (s)": wall,
                      "sampling (s)": sampling, "outside sampling (s)": wall - sampling})
     return rows, warm
 
 
 def simulate_logistic(n: int, groups: int = 200, k: int = 5, seed: int = 1) -> dict:
-    """Varying-intercept logistic data with a fixed seed: true mu = -0.5, tau = 0.8."""
+    """Varying-intercept logistic data with a fixed seed: true mu = -0.5, tau = 0.8,
+    beta evenly spaced from -1 to 1; the likelihood on, no pointwise output."""
     rng = np.random.default_rng([seed, n])
-    g = rng.integers(1, groups + 1, size=n)
+    group = rng.integers(1, groups + 1, size=n)
     X = rng.normal(size=(n, k))
     beta = np.linspace(-1, 1, k)
     alpha = -0.5 + 0.8 * rng.normal(size=groups)
-    p = 1 / (1 + np.exp(-(alpha[g - 1] + X @ beta)))
-    return {"N": n, "K": k, "J": groups, "X": X.tolist(), "g": g.tolist(),
-            "y": (rng.random(n) < p).astype(int).tolist()}
+    p = 1 / (1 + np.exp(-(alpha[group - 1] + X @ beta)))
+    return {"N": n, "K": k, "X": X.tolist(), "y": (rng.random(n) < p).astype(int).tolist(),
+            "J": groups, "group": group.tolist(), "prior_only": 0, "pointwise": 0}
 
 
 def simulate_mixed(n: int, groups: int = 200, k: int = 5, seed: int = 1) -> dict:
     """Varying-intercept linear data for mixed_effects_clusters.stan (one cluster of
-    group intercepts with a free mean; 5 predictors in X), without pointwise output."""
+    group intercepts with a free mean; 5 predictors in X, no fixed intercept), without
+    pointwise output."""
     from .radon import Design, stan_data
     rng = np.random.default_rng([seed, n, 2])
     g = rng.integers(0, groups, size=n)
@@ -139,8 +147,9 @@ def speedups(rows: list[dict]) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pystan_models.bench", description=__doc__)
-    p.add_argument("--examples", nargs="*", default=list(EXAMPLES))
-    p.add_argument("--sizes", nargs="*", type=int, default=[2000, 20000, 200000])
+    p.add_argument("--examples", nargs="*", default=list(EXAMPLES), choices=list(EXAMPLES),
+                   metavar="EXAMPLE", help=f"examples to run (default: all; {', '.join(EXAMPLES)})")
+    p.add_argument("--sizes", nargs="*", type=positive, default=[2000, 20000, 200000])
     p.add_argument("--threads", type=int, default=2, help="threads per chain (fast logistic)")
     p.add_argument("--seed", type=int, default=20261125)
     p.add_argument("--chains", type=int, default=4)
@@ -152,7 +161,26 @@ def main(argv: list[str] | None = None) -> int:
                    help="keep the compile cache (default: compile every program cold)")
     p.add_argument("--output-dir", type=Path, default=report.REPORTS_DIR)
     args = p.parse_args(argv)
-    opts = RunOptions(args.chains, args.iter_warmup, args.iter_sampling, args.seed, True)
+    return cli.guarded(lambda: run(args))
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def run(args) -> int:
+    import matplotlib
+    matplotlib.use("Agg")
+    opts = RunOptions(args.chains, args.iter_warmup, args.iter_sampling, args.seed,
+                      True).checked()
+    cli.check_output(args.output_dir / "benchmark.html")
     cmdstan.ensure_cmdstan()
     with tempfile.TemporaryDirectory() as cache:
         if not args.warm_cache:
@@ -169,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         for title, frame in tables.items():
             print(f"\n{title}\n{frame.to_string(index=False, float_format=lambda v: f'{v:.2f}')}")
     write(tables, args, args.output_dir)
-    return 0
+    failed = [r["example"] for r in rows if str(r.get("program", "")).startswith("ERROR")]
+    if failed:
+        print(f"error: {', '.join(failed)} failed (see above)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def write(tables: dict[str, pd.DataFrame], args, out_dir: Path) -> None:

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 from tqdm import tqdm
 
-from . import cmdstan, programs, report
+from . import cli, cmdstan, programs, report
 from .errors import PystanModelsError
 
 # Simulator: rng -> (true parameter values {name: float}, Stan data dict)
@@ -99,10 +99,26 @@ def calibrate(target: Target, replications: int, results: Path, *, seed: int = 1
 
 
 def read_results(path: Path) -> list[dict]:
+    """The header and the replications recorded so far.  A last line cut short (the
+    run was killed while writing it) is dropped from the file, to be redone; a
+    damaged line elsewhere is an error naming it."""
     if not path.exists():
         return []
-    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return lines
+    text = path.read_text()
+    lines = text.splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines):
+                raise PystanModelsError(f"{path}, line {number}: not a results record; "
+                                        "remove the file to start again") from None
+            kept = "".join(f"{x}\n" for x in lines[:number - 1])
+            report.write_atomic(path, kept)   # the cut-off replication is redone
+    return records
 
 
 def bins_for(n: int, draws: int) -> int:
@@ -197,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, t in all_targets.items():
             print(f"  {name:<32} {', '.join(t.params)}")
         return 0
-    try:
+    def work() -> int:
         if args.model not in all_targets:
             raise PystanModelsError(f"{args.model}: not calibratable; choose one of "
                                     f"{', '.join(all_targets)}")
@@ -210,11 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         ranks = calibrate(target, args.replications, results, seed=args.seed,
                           workers=args.workers, progress=not args.quiet)
         verdict = write_report(args.model, target, ranks, out)
-    except PystanModelsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"{args.model}: {verdict}\nreport written to {out}")
-    return 0 if verdict.startswith("calibrated") else 1
+        print(f"{args.model}: {verdict}\nreport written to {out}")
+        return 0 if verdict.startswith("calibrated") else 1
+    return cli.guarded(work)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,37 @@
-"""What every example shares: its command line, CmdStan set-up, provenance, errors."""
+"""The command line every example shares: options, checks, one error path.
+
+``python -m pystan_models.<example>`` parses options, checks them and the output
+path, calls the example's ``analyse`` and writes its report.  Whatever a user can
+get wrong ends in one ``error:`` line and exit status 2, never a traceback; Ctrl-C
+and SIGTERM end in one line too (exit 130 / 143), after stopping CmdStan, with
+nothing half-written (reports are written atomically; cmdstanpy's temporary
+files go with the process).
+"""
 from __future__ import annotations
 
 import argparse
-import datetime
+import contextlib
+import dataclasses
+import errno
+import os
+import signal
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Callable
 
-from . import cmdstan, report
+from . import report
 from .errors import PystanModelsError
-from .fitting import Fit, RunOptions
+from .fitting import RunOptions
 
-# What the last `run` produced, for `python -m pystan_models all` (which runs the
-# examples in one process and tabulates them).
+# What the last `run` produced (pre-library examples only; goes with them).
 last_report: report.Report | None = None
+RUN_OPTIONS = ("chains", "iter_warmup", "iter_sampling", "seed", "quiet", "quick")
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, so temporary files are removed."""
 
 
 def parser(name: str, description: str, defaults: RunOptions = RunOptions()
@@ -24,66 +41,161 @@ def parser(name: str, description: str, defaults: RunOptions = RunOptions()
     p.add_argument("--chains", type=int, default=defaults.chains)
     p.add_argument("--iter-warmup", type=int, default=defaults.iter_warmup)
     p.add_argument("--iter-sampling", type=int, default=defaults.iter_sampling)
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--seed", type=int, default=defaults.seed,
+                   help="0 to 2^32 - 1 (default: %(default)s)")
     p.add_argument("--output", type=Path, default=report.REPORTS_DIR / f"{name}.html",
                    help="where to write the HTML report (default: %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--quiet", action="store_true", help="no progress output "
+                   "(failed diagnostics and errors are still printed)")
+    p.add_argument("--quick", action="store_true", help="smoke check: short chains "
+                   "are expected to miss the ESS thresholds (noted, not failed)")
     return p
 
 
 def options(args: argparse.Namespace) -> RunOptions:
-    for name in ("chains", "iter_warmup", "iter_sampling"):
-        if getattr(args, name) < 1:
-            raise PystanModelsError(f"--{name.replace('_', '-')} must be at least 1")
-    return RunOptions(args.chains, args.iter_warmup, args.iter_sampling, args.seed, args.quiet)
+    return RunOptions(**{k: getattr(args, k) for k in RUN_OPTIONS if hasattr(args, k)}
+                      ).checked()
 
 
-def provenance(fits: list[Fit], opts: RunOptions, extra: str = "") -> str:
-    """The section that says exactly how the report was made.  Fits without a Stan
-    program (a numpy Gibbs sampler) are described by the example in ``extra``."""
-    fits = [f for f in fits if getattr(f, "stan_path", None)]
-    rows = "".join(
-        f"<tr><td>{report.esc(f.program)}</td><td>{report.esc(f.stan_path)}</td>"
-        f"<td>{f.seconds:.1f}</td></tr>" for f in fits)
-    sources = "".join(
-        f"<details><summary>{report.esc(Path(f.stan_path).name)}</summary>"
-        f"{report.code(Path(f.stan_path).read_text())}</details>"
-        for f in {f.stan_path: f for f in fits}.values())
-    home = cmdstan.find_cmdstan()
-    version = cmdstan.version_of(home) if home else "unknown"
-    return (f"<p>CmdStan {report.esc(version)}; seed {opts.seed}; {opts.chains} chains x "
-            f"({opts.iter_warmup} warmup + {opts.iter_sampling} draws); run on "
-            f"{datetime.date.today().isoformat()}. {report.esc(extra)}</p>"
-            f"<table><tr><th>program</th><th>file</th><th>sampling time (s)</th></tr>"
-            f"{rows}</table>{sources}")
+def check_output(path: Path | str, inputs=()) -> Path:
+    """Refuse, before any sampling, an output that is an input file, a directory,
+    or in a folder that cannot be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise PystanModelsError(f"--output {path} is a directory; give a file name, "
+                                f"e.g. {path / 'report.html'}")
+    for given in inputs:
+        if path.exists() and Path(given).exists() and os.path.samefile(path, given):
+            raise PystanModelsError(f"--output {path} is an input file; refusing to "
+                                    "overwrite it (choose another report name)")
+    folder = path.resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise PystanModelsError(f"--output {path}: cannot write in {folder} "
+                                "(permission denied)")
+    return path
+
+
+def _children() -> list[int]:
+    """Our child processes (CmdStan chains, compilers), from /proc (Linux)."""
+    me, kids = os.getpid(), []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                    if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+                        kids.append(int(entry))
+    return kids
+
+
+def _stop_children() -> None:
+    """cmdstanpy waits for its chains before an exception can leave ``sample``:
+    stop them, so an interrupt ends the run now."""
+    for pid in _children():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+
+
+def _on_signal(signum, frame):
+    import logging
+    logging.getLogger("cmdstanpy").disabled = True   # no "chain 1 error" lines: we stop
+    _stop_children()
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def guarded(work: Callable[[], int]) -> int:
+    """Run ``work`` with the one error path: a user's error is one line."""
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return work()
+    except PystanModelsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
+    except OSError as exc:
+        where = exc.filename or "a file"
+        if exc.errno == errno.ENOSPC:
+            print(f"error: no space left on {Path(where).parent if exc.filename else where}",
+                  file=sys.stderr)
+        else:
+            print(f"error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:   # a bug: say so in one line unless asked for details
+        if os.environ.get("PYSTAN_MODELS_DEBUG"):
+            traceback.print_exc()
+        print(f"error: unexpected {type(exc).__name__}: {exc} (a bug in pystan_models; "
+              "PYSTAN_MODELS_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def main(module, description: str, argv: list[str] | None = None,
+         extend: Callable[[argparse.ArgumentParser], None] | None = None,
+         defaults: RunOptions = RunOptions()) -> int:
+    """``python -m pystan_models.<example>``: options, then ``module.analyse``, then
+    the report.  Every option ``extend`` adds is passed to ``analyse`` by name."""
+    import matplotlib
+    matplotlib.use("Agg")   # a command-line run draws to files only
+    # run as `python -m pystan_models.beetles`, the module's __name__ is __main__
+    name = (module.__spec__.name if module.__spec__ else module.__name__).rsplit(".")[-1]
+    p = parser(name, description, defaults)
+    if extend:
+        extend(p)
+    args = p.parse_args(argv)
+
+    def work() -> int:
+        start = time.monotonic()
+        opts = options(args)
+        given = {k: v for k, v in vars(args).items() if k not in (*RUN_OPTIONS, "output")}
+        check_output(args.output, [v for v in given.values() if isinstance(v, (str, Path))])
+        results = module.analyse(**given, **dataclasses.asdict(opts))
+        path = results.write_report(args.output)
+        for problem in results.problems:
+            print(f"diagnostics: {problem}", file=sys.stderr)
+        print(f"report written to {path} ({time.monotonic() - start:.0f} s)")
+        return 0
+    return guarded(work)
 
 
 def run(name: str, description: str, analyse: Callable[[argparse.Namespace, RunOptions],
         report.Report], argv: list[str] | None = None,
         extend: Callable[[argparse.ArgumentParser], None] | None = None,
         defaults: RunOptions = RunOptions()) -> int:
-    """Parse options, analyse (which finds or installs CmdStan when it first compiles),
-    write the report.
-
-    Errors a user can act on are printed as one message (exit status 2); the report
-    file is only ever replaced by a complete new one.
-    """
+    """The pre-library entry point (``analyse(args, opts) -> Report``); goes when
+    every example has moved to :func:`main`."""
     global last_report
     last_report = None
+    import matplotlib
+    matplotlib.use("Agg")
     p = parser(name, description, defaults)
     if extend:
         extend(p)
     args = p.parse_args(argv)
-    start = time.monotonic()
-    try:  # CmdStan is found (or installed) at the first compile, after input checks
+
+    def work() -> int:
+        global last_report
+        start = time.monotonic()
         opts = options(args)
         rep = analyse(args, opts)
         path = rep.write(args.output)
-    except PystanModelsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    last_report = rep
-    for problem in rep.problems:
-        print(f"diagnostics: {problem}", file=sys.stderr)
-    print(f"report written to {path} ({time.monotonic() - start:.0f} s)")
-    return 0
+        last_report = rep
+        for problem in rep.problems:
+            print(f"diagnostics: {problem}", file=sys.stderr)
+        print(f"report written to {path} ({time.monotonic() - start:.0f} s)")
+        return 0
+    return guarded(work)
+
+
+def provenance(fits, opts, extra=""):   # pre-library examples; see report.provenance
+    from .results import Results
+    return report.provenance(Results("", "", opts, {f.program: f for f in fits}, {}, "")
+                             ) + report.para(extra)

@@ -1,40 +1,95 @@
-"""Sampling, conversion to ArviZ, posterior tables and sampler diagnostics."""
+"""Sampling, conversion to ArviZ, posterior tables and sampler diagnostics.
+
+One kind of fit for every sampler: :class:`Fit` holds a Stan program's draws
+(NUTS through cmdstanpy) or a numpy Gibbs sampler's (:func:`gibbs_fit`), so
+diagnostics, efficiency tables, MCSE comparisons and provenance are written
+once, here.
+"""
 from __future__ import annotations
 
 import logging
-import warnings
+import re
 import sys
 import time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 
-import arviz as az
 import cmdstanpy
 import numpy as np
 import pandas as pd
 
 from . import programs
+from .errors import PystanModelsError
 
+with warnings.catch_warnings():   # ArviZ 0.x announces its 1.0 refactor on import
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+SEED_MAX = 2**32 - 1   # CmdStan's seed is an unsigned 32-bit integer
 
 
 @dataclass(frozen=True)
 class RunOptions:
+    """How every fit of a run samples.  ``quick``: a smoke check with short chains,
+    where bulk-ESS shortfalls are expected and reported as notes, not failures."""
     chains: int = 4
     iter_warmup: int = 1000
     iter_sampling: int = 1000
     seed: int = 20261125
     quiet: bool = False
+    quick: bool = False
+
+    def checked(self) -> "RunOptions":
+        """These options, or one clear error before anything compiles."""
+        for name, low in (("chains", 1), ("iter_warmup", 0), ("iter_sampling", 2)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                    or value < low:
+                raise PystanModelsError(
+                    f"{name.replace('_', '-')} must be a whole number of at least {low} "
+                    f"(got {value!r})" + ("; R-hat and ESS need 2 or more draws"
+                                         if name == "iter_sampling" else ""))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) \
+                or not 0 <= self.seed <= SEED_MAX:
+            raise PystanModelsError(f"seed must be a whole number from 0 to {SEED_MAX} "
+                                    f"(got {self.seed!r})")
+        return self
+
+
+def run_options(defaults: RunOptions, run: dict) -> RunOptions:
+    """``defaults`` with the keyword arguments an ``analyse`` call was given
+    (chains, iter_warmup, iter_sampling, seed, quiet, quick), checked."""
+    known = {f.name for f in fields(RunOptions)}
+    unknown = sorted(set(run) - known)
+    if unknown:
+        raise PystanModelsError(f"unknown option(s) {', '.join(unknown)} "
+                                f"(run options are {', '.join(sorted(known))})")
+    return replace(defaults, **run).checked()
 
 
 @dataclass
 class Fit:
-    """One program fitted to one data set, with everything a report needs."""
-    program: str
-    fit: cmdstanpy.CmdStanMCMC
+    """One program (or sampler) fitted to one data set, with everything a report
+    needs.  ``fit`` and ``stan_path`` are None for a numpy Gibbs sampler."""
+    program: str                                    # program or sampler name
+    fit: cmdstanpy.CmdStanMCMC | None
     idata: az.InferenceData
-    seconds: float
-    stan_path: str
-    problems: list[str] = field(default_factory=list)
-    main: list[str] = field(default_factory=list)  # the parameters diagnosed
+    seconds: float                                  # sampling wall time
+    stan_path: str | None = None
+    problems: list[str] = field(default_factory=list)  # failed diagnostics
+    main: list[str] = field(default_factory=list)      # the parameters diagnosed
+    sampler: str = "NUTS (CmdStan)"
+    notes: list[str] = field(default_factory=list)     # diagnostics not counted (quick)
+    summaries: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def table(self, var_names: list[str] | None = None) -> pd.DataFrame:
+        """:func:`posterior_table` of ``var_names`` (default: the diagnosed
+        parameters), computed once per fit and reused."""
+        key = tuple(var_names or self.main)
+        if key not in self.summaries:
+            self.summaries[key] = posterior_table(self.idata, list(key))
+        return self.summaries[key]
 
 
 def say(opts: RunOptions, msg: str) -> None:
@@ -60,17 +115,58 @@ def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
     start = time.monotonic()
     # progress bars on a terminal only: in a log (CI) they are a wall of \r lines
     with programs.cmdstanpy_log_level(logging.ERROR if opts.quiet else logging.WARNING):
-        fit = model.sample(data=data, chains=opts.chains, iter_warmup=opts.iter_warmup,
-                           iter_sampling=opts.iter_sampling, seed=opts.seed,
-                           show_progress=not opts.quiet and sys.stderr.isatty(),
-                           **sample_kw)
+        try:
+            fit = model.sample(data=data, chains=opts.chains, iter_warmup=opts.iter_warmup,
+                               iter_sampling=opts.iter_sampling, seed=opts.seed,
+                               show_progress=not opts.quiet and sys.stderr.isatty(),
+                               **sample_kw)
+        except RuntimeError as exc:   # CmdStan stopped: its own message, our file name
+            raise PystanModelsError(
+                f"{programs.stan_file(program)}: CmdStan failed while sampling: "
+                f"{programs.clean_message(str(exc), model)}") from None
     seconds = time.monotonic() - start
     idata = to_idata(fit, observed=observed, coords=coords, dims=dims,
                      y_rep=y_rep, log_lik=log_lik)
-    problems = diagnose(fit, idata, main)
-    for p in problems:
+    problems, notes = diagnostics(fit, idata, main, quick=opts.quick)
+    problems += runtime_errors(fit, model)
+    for p in problems:   # the command line prints them again at the end, even if quiet
         say(opts, f"  WARNING ({program}): {p}")
-    return Fit(program, fit, idata, seconds, str(programs.stan_file(program)), problems, main)
+    return Fit(program, fit, idata, seconds, str(programs.stan_file(program)), problems,
+               main, notes=notes)
+
+
+def gibbs_fit(name: str, idata: az.InferenceData, seconds: float, main: list[str],
+              opts: RunOptions, sampler: str = "Gibbs (numpy)") -> Fit:
+    """A numpy Gibbs sampler's draws as a :class:`Fit`, diagnosed like NUTS's
+    (R-hat, bulk ESS, non-finite draws; no divergences or tree depth)."""
+    problems, notes = diagnostics(None, idata, main, quick=opts.quick)
+    for p in problems:
+        say(opts, f"  WARNING ({name}): {p}")
+    return Fit(name, None, idata, seconds, None, problems, main, sampler=sampler,
+               notes=notes)
+
+
+_REJECTION = re.compile(r"Informational Message|is about to be rejected")
+
+
+def runtime_errors(fit: cmdstanpy.CmdStanMCMC, model=None) -> list[str]:
+    """CmdStan's non-fatal errors: exceptions it caught and carried on after (an
+    error in generated quantities leaves NaN in that draw).  Rejected proposals
+    during warmup ("Informational Message") are normal and not counted."""
+    errors: list[str] = []
+    for path in fit.runset.stdout_files:
+        try:
+            lines = Path(path).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for before, line in zip([""] + lines, lines):
+            if "Exception" in line and not _REJECTION.search(before + line):
+                errors.append(line.strip())
+    if not errors:
+        return []
+    first = programs.clean_message(errors[0], model) if model is not None else errors[0]
+    return [f"CmdStan reported {len(errors)} error(s) while sampling and carried on "
+            f"(draws affected are NaN); the first: {first}"]
 
 
 def short_warmup_windows(iter_warmup: int) -> dict:
@@ -110,6 +206,12 @@ def to_idata(fit: cmdstanpy.CmdStanMCMC, *, observed: dict | None = None,
     return idata
 
 
+def draws(idata: az.InferenceData, name: str, group: str = "posterior") -> np.ndarray:
+    """A variable's draws with chains stacked: shape (chains * draws, ...)."""
+    values = idata[group][name].values
+    return values.reshape(-1, *values.shape[2:])
+
+
 # the columns of posterior_table besides ArviZ's diagnostics, as az.summary stat_funcs
 _STATS = {"mean": np.mean, "sd": lambda x: np.std(x, ddof=1),
           "2.5%": lambda x: np.quantile(x, 0.025), "50%": np.median,
@@ -123,11 +225,17 @@ def posterior_table(idata: az.InferenceData, var_names: list[str]) -> pd.DataFra
     return stats[[*_STATS, "r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]
 
 
-def diagnose(fit: cmdstanpy.CmdStanMCMC | None, idata: az.InferenceData,
-             main: list[str]) -> list[str]:
+def diagnose(fit, idata, main):   # the pre-library form; goes when no example uses it
+    return diagnostics(fit, idata, main)[0]
+
+
+def diagnostics(fit: cmdstanpy.CmdStanMCMC | None, idata: az.InferenceData,
+                main: list[str], quick: bool = False) -> tuple[list[str], list[str]]:
     """Plain-language sampler problems: divergences, treedepth, E-BFMI (for Stan
-    fits), R-hat and bulk ESS (for any draws, e.g. a Gibbs sampler's: fit=None)."""
-    problems = []
+    fits), non-finite draws, R-hat and bulk ESS (for any draws, e.g. a Gibbs
+    sampler's: fit=None).  Returns (problems, notes): under ``quick`` (short
+    chains) a bulk ESS below the threshold is a note, not a problem."""
+    problems, notes = [], []
     if fit is not None:
         mv = fit.method_variables()
         n = mv["divergent__"].size
@@ -144,17 +252,50 @@ def diagnose(fit: cmdstanpy.CmdStanMCMC | None, idata: az.InferenceData,
         low = [f"{b:.2f}" for b in bfmi if b < 0.3]
         if low:
             problems.append(f"E-BFMI below 0.3 in {len(low)} chain(s) ({', '.join(low)})")
+    problems += nonfinite_draws(idata)
+    finite = [v for v in main if np.isfinite(idata.posterior[v].values).all()]
+    if not finite:
+        return problems, notes
     chains = idata.posterior.sizes["chain"]
-    summ = az.summary(idata, var_names=main, kind="diagnostics")
-    rhat = summ["r_hat"].max()
-    if not np.isfinite(rhat) or rhat > 1.01:
-        worst = summ["r_hat"].idxmax() if np.isfinite(rhat) else "?"
-        problems.append(f"R-hat up to {rhat:.3f} ({worst}); chains disagree")
-    ess = summ["ess_bulk"].min()
-    if not np.isfinite(ess) or ess < 100 * chains:
-        problems.append(f"bulk ESS as low as {ess:.0f} ({summ['ess_bulk'].idxmin()}); "
-                        f"below {100 * chains}")
-    return problems
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summ = az.summary(idata, var_names=finite, kind="diagnostics")
+    if chains < 2:
+        notes.append("R-hat needs 2 or more chains: not checked with 1 chain")
+    else:
+        rhat = summ["r_hat"]
+        if rhat.isna().any():
+            problems.append(f"R-hat could not be computed for {rhat.isna().sum()} "
+                            f"parameter(s) ({rhat.index[rhat.isna()][0]}): their draws "
+                            "do not vary")
+        elif rhat.max() > 1.01:
+            problems.append(f"R-hat up to {rhat.max():.3f} ({rhat.idxmax()}); "
+                            "chains disagree")
+    ess = summ["ess_bulk"]
+    if ess.isna().any() or ess.min() < 100 * chains:
+        worst = ess.index[ess.isna()][0] if ess.isna().any() else ess.idxmin()
+        text = (f"bulk ESS as low as {ess.min():.0f} ({worst}); below {100 * chains} "
+                f"(100 per chain)")
+        (notes if quick else problems).append(
+            text + (" — expected with --quick's short chains" if quick else ""))
+    return problems, notes
+
+
+def nonfinite_draws(idata: az.InferenceData) -> list[str]:
+    """Every variable with a NaN or infinite draw, in the posterior and in the
+    posterior predictive and log-likelihood groups (az.summary would skip them:
+    its R-hat maximum ignores NaN)."""
+    bad = []
+    for group in ("posterior", "posterior_predictive", "log_likelihood"):
+        if group not in idata.groups():
+            continue
+        for name, var in idata[group].data_vars.items():
+            values = var.values
+            if values.dtype.kind in "fc" and not np.isfinite(values).all():
+                share = 1 - np.isfinite(values).mean()
+                bad.append(f"{group} variable {name} has non-finite draws "
+                           f"({100 * share:.2g}% of its values are NaN or infinite)")
+    return bad
 
 
 def efficiency(f, names: list[str] | None = None) -> dict:
@@ -173,6 +314,49 @@ def efficiency(f, names: list[str] | None = None) -> dict:
 
 def min_ess_per_second(f, var_names: list[str]) -> float:
     return efficiency(f, var_names)["min bulk ESS / s"]
+
+
+def efficiency_table(fits: dict[str, Fit], names: list[str] | None = None
+                     ) -> pd.DataFrame:
+    """One row per fit: sampler, compile time (blank when cached or not Stan),
+    sampling wall time, the worst bulk ESS over ``names`` (default: each fit's
+    diagnosed parameters), ESS per second, and, for NUTS, the step size and
+    leapfrog steps per draw; the last column relative to the first fit."""
+    rows = {}
+    for label, f in fits.items():
+        row = {"sampler": f.sampler, **efficiency(f, names)}
+        if f.fit is not None:
+            mv = f.fit.method_variables()
+            row["step size"] = float(np.mean(mv["stepsize__"][0]))
+            row["leapfrog steps per draw"] = float(mv["n_leapfrog__"].mean())
+        rows[label] = row
+    out = pd.DataFrame(rows).T.infer_objects()
+    first = out["min bulk ESS / s"].iloc[0]
+    out[f"ESS / s vs {out.index[0]}"] = out["min bulk ESS / s"].astype(float) / first
+    return out
+
+
+def mcse_comparison(a: Fit, b: Fit, var_names: list[str], labels=("A", "B")
+                    ) -> pd.DataFrame:
+    """Posterior means of two fits of one posterior, and their difference in units
+    of its Monte Carlo standard error, (mean_a - mean_b) / sqrt(mcse_a^2 + mcse_b^2):
+    two correct samplers give values like draws from N(0, 1)."""
+    ta, tb = a.table(var_names), b.table(var_names)
+    la, lb = labels
+    out = pd.DataFrame({f"{la} mean": ta["mean"], f"{lb} mean": tb["mean"],
+                        f"{la} sd": ta["sd"], f"{lb} sd": tb["sd"]})
+    out["difference / combined MCSE"] = (ta["mean"] - tb["mean"]) / np.hypot(
+        ta["mcse_mean"], tb["mcse_mean"])
+    return out
+
+
+MCSE_NOTE = ("difference / combined MCSE: (mean_A - mean_B) / sqrt(mcse_A^2 + mcse_B^2). "
+             "Two correct samplers of one posterior give values like draws from N(0, 1): "
+             "most within ±2, rarely beyond ±3.")
+LOO_NOTE = ("elpd_loo: expected log pointwise predictive density (higher is better), by "
+            "PSIS-LOO (ArviZ); p_loo: effective number of parameters; elpd_diff and dse: "
+            "difference from the best model and its standard error; weight: stacking "
+            "weight.")
 
 
 def loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:

@@ -31,28 +31,24 @@ import cmdstanpy
 
 from . import cmdstan
 from .errors import StanCompileError
-
-STAN_DIR = Path(__file__).resolve().parent.parent / "stan"
-
-
-def _quiet_cmdstanpy(level: int) -> None:
-    for handler in cmdstanpy.utils.get_logger().handlers:
-        handler.setLevel(level)
-
-
-# cmdstanpy's INFO lines ("CmdStan start processing" ...) drown our own progress;
-# its warnings still show, except under --quiet (see cmdstanpy_log_level).
-_quiet_cmdstanpy(logging.WARNING)
+from .resources import INCLUDE_DIR, STAN_DIR
 
 
 @contextlib.contextmanager
 def cmdstanpy_log_level(level: int):
-    """cmdstanpy's console messages below ``level`` are dropped inside the block."""
-    _quiet_cmdstanpy(level)
+    """cmdstanpy's console messages below ``level`` are dropped inside the block
+    (its INFO lines, "CmdStan start processing" ..., drown our own progress); the
+    handlers' levels are restored after it, so importing or using the package
+    changes nothing in the user's logging set-up."""
+    handlers = cmdstanpy.utils.get_logger().handlers
+    before = [h.level for h in handlers]
+    for h in handlers:
+        h.setLevel(max(level, h.level))
     try:
         yield
     finally:
-        _quiet_cmdstanpy(logging.WARNING)
+        for h, old in zip(handlers, before):
+            h.setLevel(old)
 
 
 # seconds each program took to compile in this process (for the benchmark)
@@ -68,6 +64,30 @@ def stan_file(name: str) -> Path:
     return path
 
 
+def header(name: str) -> str:
+    """The program's first comment block (what it models, the notes' equations, its
+    priors, the data source), without the comment markers: the report's model
+    description comes from the program it ran, not from a copy in Python."""
+    lines = []
+    for line in stan_file(name).read_text().splitlines():
+        if not line.startswith("//"):
+            break
+        lines.append(line[3:] if line.startswith("// ") else line[2:])
+    return "\n".join(lines).strip()
+
+
+def _digest(path: Path) -> "hashlib._Hash":
+    digest = hashlib.sha256()
+    for src in _sources(path):
+        digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+    return digest
+
+
+def source_hash(name: str) -> str:
+    """sha256 (16 hex digits) of the program's text and its includes."""
+    return _digest(stan_file(name)).hexdigest()[:16]
+
+
 def cache_root() -> Path:
     """``$PYSTAN_MODELS_CACHE``, else ``$XDG_CACHE_HOME/pystan_models``, else ``~/.cache``."""
     env = os.environ.get("PYSTAN_MODELS_CACHE")
@@ -78,7 +98,8 @@ def cache_root() -> Path:
 
 
 def _sources(path: Path) -> list[Path]:
-    """``path`` and, recursively, the files it ``#include``s (searched beside it)."""
+    """``path`` and, recursively, the files it ``#include``s (searched beside it,
+    then in ``stan/include``)."""
     seen: list[Path] = []
     todo = [path]
     while todo:
@@ -86,14 +107,14 @@ def _sources(path: Path) -> list[Path]:
         if p in seen:
             continue
         seen.append(p)
-        todo += [p.parent / inc for inc in _INCLUDE.findall(p.read_text())]
+        for inc in _INCLUDE.findall(p.read_text()):
+            beside = p.parent / inc
+            todo.append(beside if beside.is_file() else INCLUDE_DIR / inc)
     return seen
 
 
 def program_hash(path: Path, cmdstan_version: str, cpp_options: dict | None = None) -> str:
-    digest = hashlib.sha256()
-    for src in _sources(path):
-        digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+    digest = _digest(path)
     digest.update(cmdstan_version.encode())
     digest.update(json.dumps(cpp_options or {}, sort_keys=True).encode())
     return digest.hexdigest()[:16]
@@ -111,17 +132,40 @@ def load(name: str, *, cpp_options: dict | None = None, quiet: bool = False
     key = program_hash(path, version, cpp_options)
     folder = cache_root() / f"cmdstan-{version}" / f"{path.stem}-{key}"
     exe = folder / path.stem
-    if not exe.is_file():
-        _compile(path, folder, cpp_options, quiet)
-        _models.pop(exe, None)
-    if exe not in _models:  # loading runs stanc --info: once per process is enough
-        _models[exe] = cmdstanpy.CmdStanModel(stan_file=folder / path.name, exe_file=exe)
+    with cmdstanpy_log_level(logging.ERROR if quiet else logging.WARNING):
+        if not exe.is_file():
+            _compile(path, folder, cpp_options, quiet)
+            _models.pop(exe, None)
+        if exe not in _models:  # loading runs stanc --info: once per process is enough
+            _models[exe] = cmdstanpy.CmdStanModel(stan_file=folder / path.name,
+                                                  exe_file=exe)
     return _models[exe]
 
 
+STALE_SECONDS = 6 * 3600   # a compile takes minutes; an older temp folder is dead
+
+
+def remove_stale(parent: Path) -> None:
+    """Temporary compile folders left by a compile that was killed (SIGKILL, a
+    power cut): a live compile touches its folder within minutes."""
+    now = time.time()
+    for tmp in parent.glob(".*-*"):
+        try:
+            if tmp.is_dir() and now - tmp.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def _compile(path: Path, folder: Path, cpp_options: dict | None, quiet: bool) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.stem}-", dir=folder.parent))
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(folder.parent)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.stem}-", dir=folder.parent))
+    except OSError as exc:
+        raise StanCompileError(
+            f"cannot write the compile cache {folder.parent}: {exc.strerror}; set "
+            "PYSTAN_MODELS_CACHE to a writable folder") from None
     try:
         for src in _sources(path):
             shutil.copy2(src, tmp / src.name)
@@ -133,8 +177,16 @@ def _compile(path: Path, folder: Path, cpp_options: dict | None, quiet: bool) ->
         try:
             cmdstanpy.CmdStanModel(stan_file=tmp / path.name, cpp_options=cpp_options)
         except (ValueError, RuntimeError) as exc:
-            raise StanCompileError(f"{path}: does not compile.\n{_clean(str(exc), tmp, path)}"
+            text = str(exc)
+            if "No space left on device" in text:
+                raise StanCompileError(f"no space left on {folder.parent} (compiling "
+                                       f"{path.name}): free some space or set "
+                                       "PYSTAN_MODELS_CACHE to another disk") from None
+            raise StanCompileError(f"{path}: does not compile.\n{_clean(text, tmp, path)}"
                                    ) from None
+        except OSError as exc:
+            raise StanCompileError(f"cannot compile {path.name} in {folder.parent}: "
+                                   f"{exc.strerror}") from None
         compile_seconds[path.stem] = time.monotonic() - start
         if not quiet:
             print(f"compiled {path.name} in {compile_seconds[path.stem]:.0f} s",
@@ -146,6 +198,13 @@ def _compile(path: Path, folder: Path, cpp_options: dict | None, quiet: bool) ->
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def clean_message(message: str, model: cmdstanpy.CmdStanModel) -> str:
+    """CmdStan's message about a cached executable, naming the program's file in
+    stan/ instead of its copy in the compile cache."""
+    cached = Path(model.stan_file)
+    return _clean(message, cached.parent, stan_file(cached.stem))
 
 
 def _clean(message: str, tmp: Path, path: Path) -> str:

@@ -9,14 +9,14 @@ import os
 import tempfile
 from pathlib import Path
 
-import matplotlib
+import hashlib
+import importlib.metadata
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
+# Reports go to ./reports under the working directory unless --output says otherwise.
+REPORTS_DIR = Path("reports")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;
@@ -66,6 +66,17 @@ def trace_figure(idata, var_names: list[str], title: str, **plot_kw):
     return fig
 
 
+def density_figure(fits: dict, var_names: list[str], title: str, **plot_kw):
+    """ArviZ posterior densities of ``var_names``, one curve per fit."""
+    import arviz as az
+    plot_kw.setdefault("figsize", (10, 3.5))
+    axes = az.plot_density([f.idata for f in fits.values()], var_names=var_names,
+                           data_labels=list(fits), shade=0.1, **plot_kw)
+    fig = np.ravel(axes)[0].figure
+    fig.suptitle(title, y=1.06)
+    return fig
+
+
 def table(frame: pd.DataFrame, digits: int | dict = 2, index: bool = True,
           escape: bool = True) -> str:
     """A DataFrame as an HTML table, numbers rounded to ``digits`` decimals and
@@ -98,6 +109,7 @@ class Report:
         self.answer = ""
         self.problems: list[str] = []   # failed diagnostics the conclusions rest on
         self.expected: list[str] = []   # diagnostics that fail on purpose (improper cases)
+        self.notes: list[str] = []      # diagnostics noted, not counted (--quick)
         self.sections: list[tuple[str, str]] = []
         self.fits: list = []  # the fits shown, for provenance and the collection index
 
@@ -117,6 +129,11 @@ class Report:
             items = "".join(f"<li>{esc(p)}</li>" for p in self.expected)
             problems += ('<div class="expected"><b>Failing on purpose</b> (the fits that '
                          f"show what goes wrong; see their sections):<ul>{items}</ul></div>")
+        if self.notes:
+            items = "".join(f"<li>{esc(p)}</li>" for p in self.notes)
+            problems += ('<div class="expected"><b>Short chains</b> (a quick run): bulk '
+                         "ESS is expected to fall below the thresholds, so these "
+                         f"shortfalls are noted, not counted:<ul>{items}</ul></div>")
         toc = "".join(f'<li><a href="#s{i}">{esc(t)}</a></li>'
                       for i, (t, _) in enumerate(self.sections))
         body = "\n".join(f'<h2 id="s{i}">{esc(t)}</h2>\n{h}'
@@ -150,3 +167,68 @@ def write_atomic(path: Path | str, text: str) -> Path:
         os.unlink(tmp)
         raise
     return path
+
+
+def file_hash(path: Path | str) -> str:
+    """sha256 of a file, 16 hex digits."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """sha256 of a frame's values and column names, 16 hex digits."""
+    digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def models(fits) -> str:
+    """Each distinct program's own description (its header comment), so the report
+    describes the program that ran, priors included; numpy samplers are named."""
+    from . import programs
+    parts, seen = [], set()
+    for f in fits:
+        key = f.stan_path or f.program
+        if key in seen:
+            continue
+        seen.add(key)
+        if f.stan_path:
+            parts.append(f"<h3>{esc(Path(f.stan_path).name)}</h3>"
+                         f"{code(programs.header(Path(f.stan_path).stem))}")
+        else:
+            parts.append(f"<h3>{esc(f.program)}</h3>{para(f.sampler + ' (see below)')}")
+    return "\n".join(parts)
+
+
+def provenance(results) -> str:
+    """Exactly how the report was made: options, CmdStan and library versions, the
+    data (with hashes) and every fit's program (with its hash and source)."""
+    from . import cmdstan, programs
+    opts = results.options
+    try:
+        home = cmdstan.find_cmdstan()
+        version = cmdstan.version_of(home) if home else "none found"
+    except Exception:   # provenance never fails a report
+        version = "unknown"
+    libs = ", ".join(f"{lib} {importlib.metadata.version(lib)}"
+                     for lib in ("cmdstanpy", "arviz", "numpy", "pandas"))
+    data_rows = []
+    for name, frame in results.data.items():
+        source = frame.attrs.get("source", "data frame")
+        digest = (file_hash(source) if Path(source).is_file() else frame_hash(frame))
+        data_rows.append({"data": name, "source": source, "rows": len(frame),
+                          "sha256 (16)": digest})
+    fit_rows = [{"fit": label, "program or sampler": f.program, "sampler": f.sampler,
+                 "file": Path(f.stan_path).name if f.stan_path else "",
+                 "program sha256 (16)": (programs.source_hash(Path(f.stan_path).stem)
+                                         if f.stan_path else ""),
+                 "sampling time (s)": f.seconds}
+                for label, f in results.fits.items()]
+    sources = "".join(
+        f"<details><summary>{esc(Path(p).name)}</summary>{code(Path(p).read_text())}"
+        "</details>" for p in dict.fromkeys(f.stan_path for f in results.fits.values()
+                                            if f.stan_path))
+    return (f"<p>CmdStan {esc(version)}; {esc(libs)}; seed {opts.seed}; {opts.chains} "
+            f"chains x ({opts.iter_warmup} warmup + {opts.iter_sampling} draws); run on "
+            f"{datetime.date.today().isoformat()}.</p>"
+            + (table(pd.DataFrame(data_rows), index=False) if data_rows else "")
+            + table(pd.DataFrame(fit_rows), 1, index=False) + sources)

@@ -1,44 +1,67 @@
-// Beetle mortality (Bliss 1935): binomial regression with the
-// complementary log-log link.
+// Beetle mortality (Bliss 1935): binomial regression of deaths on log dose
+// with the complementary log-log link and the notes' flat prior.
 //
-// Notes, "Binomial GLM: choice of link function":
-//   r_i ~ Binomial(n_i, p_i),  log(-log(1 - p_i)) = alpha + beta * x_i,
-//   p(alpha, beta) proportional to 1 (flat prior).
-// We sample alpha_c, beta on the centred dose x_i - mean(x) (the posterior of
-// (alpha, beta) is a long thin ridge on the original scale) and recover
-// alpha = alpha_c - beta * mean(x) in generated quantities.
-// Data: Bliss (1935), as in Dobson (1990) and BUGS Examples Vol. 2 "Beetles".
+// Model (notes, "Binomial GLM: choice of link function"):
+//   y_i ~ Binomial(n_i, p_i),  log(-log(1 - p_i)) = alpha + beta * x_i,
+//   for the i = 1..N dose groups: x_i = X[i, 1] the log10 concentration of
+//   CS2 (log10 mg/l), n_i = trials[i] beetles exposed, y_i beetles killed.
+// Prior: p(alpha, beta) proportional to 1 (flat, improper), as in the notes.
+//   The posterior is then proper only when the maximum-likelihood estimate
+//   exists: at least two distinct doses, and no dose with no deaths below it
+//   and only deaths above it, or the reverse (so not all beetles killed, nor
+//   none).  With prior_only = 1 there is no proper distribution to draw
+//   from: this program has no prior predictive distribution.
+// Parameterisation: (alpha_c, beta) are sampled on the centred dose
+//   x_i - mean(x) (on the original scale the posterior is a long thin
+//   ridge); alpha = alpha_c - beta * mean(x) in generated quantities.
+// Generated: p_hat[i] = E(y_i / n_i | x_i), p_grid on the doses X_grid, and
+//   (pointwise = 1) log_lik[i] and y_rep[i] ~ Binomial(n_i, p_hat[i]).
+// Data: Bliss (1935), as tabulated in Dobson (1990), An Introduction to
+//   Generalized Linear Models, and BUGS Examples Vol. 2 "Beetles"
+//   (data/beetles.csv).
+functions {
+#include binomial_links.stanfunctions
+}
 data {
-  int<lower=1> N;                     // dose groups
-  vector[N] dose;                     // log10 CS2 concentration, x_i
-  array[N] int<lower=0> exposed;      // n_i
-  array[N] int<lower=0> killed;       // r_i
-  int<lower=1> G;                     // grid for the dose-response curve
-  vector[G] dose_grid;
+  int<lower=1> N;                    // dose groups
+  int<lower=1, upper=1> K;           // predictors: the log dose only
+  matrix[N, K] X;                    // x_i = X[i, 1], log10 CS2 dose
+  array[N] int<lower=0> trials;      // n_i, beetles exposed
+  array[N] int<lower=0> y;           // y_i, beetles killed
+  int<lower=1> G;                    // points on the dose-response grid
+  matrix[G, K] X_grid;               // doses at which to draw the curve
+  int<lower=0, upper=1> prior_only;  // 1: leave the likelihood out
+  int<lower=0, upper=1> pointwise;   // 1: write log_lik and y_rep
 }
 transformed data {
-  real dose_mean = mean(dose);
-  vector[N] x_c = dose - dose_mean;
+  vector[N] x = col(X, 1);
+  real x_mean = mean(x);
+  vector[N] x_c = x - x_mean;
 }
 parameters {
   real alpha_c;  // cloglog of death at the mean dose
   real beta;     // change in cloglog per unit log10 dose
 }
 model {
-  // prior: p(alpha_c, beta) proportional to 1, as in the notes (improper,
-  // but the posterior is proper with these data): nothing adds to target.
-  // likelihood: r_i ~ Binomial(n_i, 1 - exp(-exp(alpha + beta x_i)))
-  killed ~ binomial(exposed, inv_cloglog(alpha_c + beta * x_c));
+  // prior: p(alpha_c, beta) proportional to 1: nothing adds to target.
+  // likelihood: y_i ~ Binomial(n_i, 1 - exp(-exp(alpha + beta x_i))),
+  // written with log1m_exp(-exp(eta)) and -exp(eta) so it never rounds
+  // to log(0)
+  if (!prior_only) {
+    target += binomial_cloglog_lpmf(y | trials, alpha_c + beta * x_c);
+  }
 }
 generated quantities {
-  // intercept on the original dose scale
-  real alpha = alpha_c - beta * dose_mean;
-  vector[N] p_hat = inv_cloglog(alpha_c + beta * x_c);  // E(r_i / n_i | x_i)
-  vector[G] p_grid = inv_cloglog(alpha + beta * dose_grid);
-  vector[N] log_lik;
-  array[N] int y_rep;
-  for (i in 1:N) {
-    log_lik[i] = binomial_lpmf(killed[i] | exposed[i], p_hat[i]);
-    y_rep[i] = binomial_rng(exposed[i], p_hat[i]);
+  real alpha = alpha_c - beta * x_mean;  // intercept on the original scale
+  vector[N] p_hat = inv_cloglog(alpha_c + beta * x_c);
+  vector[G] p_grid = inv_cloglog(alpha + beta * col(X_grid, 1));
+  vector[pointwise ? N : 0] log_lik;
+  array[pointwise ? N : 0] int y_rep;
+  if (pointwise) {
+    for (i in 1:N) {
+      log_lik[i] = binomial_cloglog_pointwise(y[i], trials[i],
+                                             alpha_c + beta * x_c[i]);
+      y_rep[i] = binomial_rng(trials[i], p_hat[i]);
+    }
   }
 }

@@ -51,10 +51,3 @@ def test_bad_file_names_file_row_and_column(tmp_path, text, pattern):
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="no such data file"):
         beetles.load(tmp_path / "nope.csv")
-
-
-def test_stan_data_dict():
-    data = beetles.stan_data(beetles.load(), grid_size=11)
-    assert data["N"] == 8 and data["G"] == 11 and len(data["dose_grid"]) == 11
-    assert data["killed"][5] == 53 and all(isinstance(v, int) for v in data["exposed"])
-    assert data["dose_grid"][0] < 1.6907 and data["dose_grid"][-1] > 1.8839
