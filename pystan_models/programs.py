@@ -204,7 +204,10 @@ def clean_message(message: str, model: cmdstanpy.CmdStanModel) -> str:
     """CmdStan's message about a cached executable, naming the program's file in
     stan/ instead of its copy in the compile cache."""
     cached = Path(model.stan_file)
-    return _clean(message, cached.parent, stan_file(cached.stem))
+    source = stan_file(cached.stem)
+    # the executable names the temporary folder it was compiled in (since renamed)
+    message = re.sub(rf"[^\s'\"]*/{re.escape(cached.name)}", str(source), message)
+    return _clean(message, cached.parent, source)
 
 
 def _clean(message: str, tmp: Path, path: Path) -> str:

@@ -191,9 +191,11 @@ def models(fits) -> str:
         if key in seen:
             continue
         seen.add(key)
-        if f.stan_path:
-            parts.append(f"<h3>{esc(Path(f.stan_path).name)}</h3>"
-                         f"{code(programs.header(Path(f.stan_path).stem))}")
+        if f.stan_path:   # the first open, the others folded (they are alike)
+            name = Path(f.stan_path).name
+            parts.append(f"<details{' open' if not parts else ''}><summary><b>{esc(name)}"
+                         f"</b></summary>{code(programs.header(Path(f.stan_path).stem))}"
+                         "</details>")
         else:
             parts.append(f"<h3>{esc(f.program)}</h3>{para(f.sampler + ' (see below)')}")
     return "\n".join(parts)

@@ -16,19 +16,24 @@ def test_listing_names_every_example(capsys):
         assert re.search(rf"^\s+{name}\s+\S", out, re.MULTILINE), name
 
 
-def test_every_listed_example_is_a_module_with_main():
+def test_every_listed_example_has_the_library_shape():
     import importlib
+    import inspect
     for name in EXAMPLES:
         module = importlib.import_module(f"pystan_models.{name}")
-        assert callable(module.main), name
+        for part in ("load", "analyse", "render", "main"):
+            assert callable(getattr(module, part, None)), f"{name}.{part}"
         assert module.__doc__.splitlines()[0], name
+        params = inspect.signature(module.analyse).parameters
+        assert any(p.kind is p.VAR_KEYWORD for p in params.values()), \
+            f"{name}.analyse takes the run options as keywords"
 
 
 @pytest.mark.slow
 def test_failing_example_is_a_row_and_does_not_stop_the_others(tmp_path, monkeypatch,
                                                                cmdstan_home):
     broken = types.ModuleType("pystan_models.broken")
-    broken.main = lambda argv: 1 / 0
+    broken.analyse = lambda **run: 1 / 0
     monkeypatch.setitem(sys.modules, "pystan_models.broken", broken)
     monkeypatch.setitem(EXAMPLES, "broken", "an example with a bug")
     code = collection.run_all(["broken", "beetles"], tmp_path, quick=True, seed=5)

@@ -266,3 +266,45 @@ def test_interrupt_is_one_line_and_leaves_nothing(tmp_path, cmdstan_home, sig, c
     assert word in err and "Traceback" not in err
     assert not report.exists(), "no report from an interrupted run"
     assert not any(tmp.iterdir()), f"temporary files left: {list(tmp.iterdir())}"
+
+
+# --- errors inside CmdStan -----------------------------------------------------------
+
+@pytest.fixture
+def sandbox_stan(tmp_path, monkeypatch):
+    """A private stan/ folder, for programs edited the way a user edits them."""
+    stan = tmp_path / "stan"
+    stan.mkdir()
+    monkeypatch.setattr(programs, "STAN_DIR", stan)
+    return stan
+
+
+@pytest.mark.slow
+def test_an_error_in_generated_quantities_fails_the_diagnostics(sandbox_stan, cmdstan_home):
+    from pystan_models.fitting import RunOptions, sample
+    from pystan_models.resources import STAN_DIR
+    text = (STAN_DIR / "beetles_logit.stan").read_text()
+    marker = "generated quantities {\n"
+    assert marker in text
+    text = text.replace(marker, marker + "  if (beta > 34) reject(\"beta too big\");\n")
+    (sandbox_stan / "beetles_logit.stan").write_text(text)
+    data = beetles.stan_data(beetles.load())
+    f = sample("beetles_logit", data, RunOptions(2, 200, 200, 1, quiet=True),
+               main=["alpha", "beta"])
+    assert any("non-finite draws" in p and "alpha" in p for p in f.problems), f.problems
+    assert any("CmdStan reported" in p and "beta too big" in p for p in f.problems)
+    assert str(programs.cache_root()) not in " ".join(f.problems)
+
+
+@pytest.mark.slow
+def test_a_fatal_cmdstan_error_names_the_program_in_stan(sandbox_stan, cmdstan_home):
+    from pystan_models.fitting import RunOptions, sample
+    (sandbox_stan / "always_rejects.stan").write_text(
+        "// A program that cannot start: its model block always rejects.\n"
+        "parameters {\n  real mu;\n}\nmodel {\n  reject(\"no start here\");\n}\n")
+    with pytest.raises(PystanModelsError) as err:
+        sample("always_rejects", {}, RunOptions(1, 10, 10, 1, quiet=True), main=["mu"])
+    message = str(err.value)
+    assert str(sandbox_stan / "always_rejects.stan") in message
+    assert "no start here" in message or "Initialization" in message
+    assert str(programs.cache_root()) not in message

@@ -19,7 +19,7 @@ def run(cmd, **kw):
 @pytest.mark.slow
 def test_wheel_installs_and_runs_an_example_anywhere(tmp_path, cmdstan_home):
     dist = tmp_path / "dist"
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
          "-w", str(dist), str(ROOT)])
     wheel, = dist.glob("pystan_models-*.whl")
     env_dir = tmp_path / "venv"
