@@ -5,50 +5,76 @@ Minnesota houses grouped by county.  The posterior of the intraclass correlation
 rho = sigma_beta^2 / (sigma^2 + sigma_beta^2), the correlation of two houses in
 the same county, is a generated quantity; the report sets its density beside
 the classical one-way ANOVA (method-of-moments) estimate, with its approximate
-F-based interval, and the REML estimate (statsmodels MixedLM).
+F-based interval, and the REML estimate (statsmodels MixedLM)::
+
+    from pystan_models import icc
+    r = icc.analyse()                      # the radon data, default options
+    r.fits["oneway"].idata                 # arviz.InferenceData
+    r.table("estimates")                   # posterior beside REML and ANOVA
+    r.answer
+    r.write_report("icc.html")
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
+from pathlib import Path
 
-import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from . import cli, report
+from . import cli, radon, report
 from .errors import DataError
-from .fitting import Fit, RunOptions, efficiency, posterior_table, sample
-from .radon import DATA, counties, load
+from .fitting import Fit, RunOptions, draws, efficiency_table, run_options, sample
+from .radon import DATA, counties
+from .results import Results
 
 PROGRAM = "icc_oneway"
 PARAMS = ["alpha", "sigma_beta", "sigma", "rho"]
 SCALE_PRIOR_SD = 1.0   # half-normal scale of sigma and sigma_beta (log radon sd 0.85)
+DEFAULTS = RunOptions()
+TITLE = "Intraclass correlation of log radon within Minnesota counties"
+FIT = "oneway"         # the label of the one fit in Results.fits
+
+
+def load(data=DATA) -> pd.DataFrame:
+    """The validated radon frame (:func:`radon.load`): ``data`` is a CSV path
+    (default: the Minnesota radon file) or a DataFrame with the radon example's
+    columns; the radon example's checks apply (log_radon is log(radon) with 0
+    replaced by 0.1, one name per county, counties 1..J each with a house)."""
+    return radon.load(data)
 
 
 def stan_data(frame: pd.DataFrame, *, scale_prior_sd: float = SCALE_PRIOR_SD,
-              prior_only: bool = False) -> dict:
-    """Data for icc_oneway.stan: houses grouped by county (indices 1..J, each with
-    at least one house: ``radon.load`` has checked that)."""
-    if not scale_prior_sd > 0:   # also catches NaN
-        raise DataError(f"the prior scale must be positive, not {scale_prior_sd}")
+              prior_only: bool = False, pointwise: bool = True) -> dict:
+    """Data for icc_oneway.stan in the collection's contract: ``N`` houses, ``y``
+    (log radon), ``J`` counties, ``group`` (1-based county of each house; each
+    county has at least one house: ``radon.load`` has checked that), the prior
+    scale and the two switches ``prior_only`` and ``pointwise`` (log_lik and
+    y_rep).  The program has no predictors, so no ``K`` or ``X``."""
+    if isinstance(scale_prior_sd, bool) or not isinstance(
+            scale_prior_sd, (int, float, np.integer, np.floating)) \
+            or not 0 < scale_prior_sd < np.inf:   # also catches NaN
+        raise DataError(f"the prior scale must be positive and finite (scale_prior_sd, "
+                        f"--scale-prior-sd), not {scale_prior_sd!r}")
     group = frame.county.to_numpy()
     J = int(group.max())
     if set(group) != set(range(1, J + 1)):
         raise DataError(f"groups must be numbered 1..{J} with at least one row each")
-    return {"N": len(frame), "J": J, "group": [int(g) for g in group],
-            "y": frame.log_radon.tolist(), "scale_prior_sd": float(scale_prior_sd),
-            "prior_only": int(prior_only)}
+    return {"N": len(frame), "y": frame.log_radon.tolist(), "J": J,
+            "group": [int(g) for g in group], "scale_prior_sd": float(scale_prior_sd),
+            "prior_only": int(prior_only), "pointwise": int(pointwise)}
 
 
 def fit(frame: pd.DataFrame, opts: RunOptions, **kw) -> Fit:
+    """Sample icc_oneway.stan; ``kw`` goes to :func:`stan_data`."""
     info = counties(frame)
+    pointwise = kw.get("pointwise", True)
     return sample(PROGRAM, stan_data(frame, **kw), opts, main=PARAMS,
-                  observed={"log_radon": frame.log_radon.to_numpy()},
+                  observed={"log_radon": frame.log_radon.to_numpy()} if pointwise else None,
                   coords={"county": info.name.to_numpy(), "house": np.arange(len(frame))},
                   dims={"beta": ["county"], "eta": ["county"], "log_radon": ["house"]})
 
@@ -91,19 +117,77 @@ def reml(frame: pd.DataFrame) -> dict[str, float]:
             "sigma": float(np.sqrt(s2)), "rho": sb2 / (sb2 + s2)}
 
 
-def estimates_table(f: Fit, frame: pd.DataFrame) -> pd.DataFrame:
-    out = posterior_table(f.idata, PARAMS)
-    an = anova(frame)
-    out["REML"] = pd.Series(reml(frame))
-    out["one-way ANOVA"] = pd.Series({k: an[k] for k in PARAMS if k in an})
+def classical(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Both classical fits, computed once for a report: ``{"REML": reml(frame),
+    "one-way ANOVA": anova(frame)}`` (REML is an iterative fit; the tables, the
+    figures and the answer all reuse this one result)."""
+    return {"REML": reml(frame), "one-way ANOVA": anova(frame)}
+
+
+def estimates_table(f: Fit, cl: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """Posterior summary of PARAMS with the classical estimates beside it
+    (``cl`` from :func:`classical`)."""
+    out = f.table(PARAMS).copy()
+    for name, est in cl.items():
+        out[name] = pd.Series({k: est[k] for k in PARAMS if k in est})
     return out
+
+
+# --- the answer -------------------------------------------------------------------
+
+AGREE_SD = 0.5   # a classical rho "agrees" within this many posterior sds of the median
+
+
+def answer(table: pd.DataFrame, an: dict[str, float], problems: list[str]) -> str:
+    """The answer paragraph, from the estimates table (posterior columns plus REML),
+    the ANOVA result and the fit's sampler problems.  With failed diagnostics it
+    reports no posterior number and no agreement, only the classical estimates
+    (which do not depend on sampling) and what to do."""
+    re_rho = table.loc["rho", "REML"]
+    classical_rho = (f"REML {re_rho:.3f}, one-way ANOVA {an['rho']:.3f} (approximate "
+                     f"95% interval {an['rho_lower']:.3f} to {an['rho_upper']:.3f})")
+    if problems:
+        listed = " ".join(q[:1].upper() + q[1:].rstrip(".") + "." for q in problems)
+        return (
+            f"The sampler's diagnostics failed for {PROGRAM}. {listed} Its posterior "
+            "for rho is therefore not reliable, and no posterior estimate or "
+            "comparison is given here: run longer chains (for example --iter-warmup 2000 "
+            "--iter-sampling 2000) and check that the diagnostics pass. The classical "
+            "estimates, which do not depend on the sampler, put the intraclass "
+            f"correlation of log radon within counties at {classical_rho}; the "
+            f"within-county sd sigma is {table.loc['sigma', 'REML']:.2f} and the "
+            f"between-county sd sigma_beta {table.loc['sigma_beta', 'REML']:.2f} (REML).")
+    rho = table.loc["rho"]
+    distance = {"REML": abs(re_rho - rho["50%"]) / rho["sd"],
+                "one-way ANOVA": abs(an["rho"] - rho["50%"]) / rho["sd"]}
+    far = [k for k, d in distance.items() if d > AGREE_SD]
+    if not far:
+        comparison = (f"The classical estimates agree with it (each within {AGREE_SD:g} "
+                      f"posterior sd of the median): {classical_rho}.")
+    else:
+        outside = [k for k, v in (("REML", re_rho), ("one-way ANOVA", an["rho"]))
+                   if not rho["2.5%"] <= v <= rho["97.5%"]]
+        where = (f"{' and '.join(outside)} outside the 95% posterior interval"
+                 if outside else "both inside the 95% posterior interval")
+        comparison = (f"The classical estimates differ from it: {classical_rho}; "
+                      f"{' and '.join(far)} more than {AGREE_SD:g} posterior sd from the "
+                      f"median ({where}).")
+    return (
+        f"Two houses in the same county have log radon levels correlated by rho = "
+        f"{rho['50%']:.3f} (posterior median; 95% interval {rho['2.5%']:.3f} to "
+        f"{rho['97.5%']:.3f}): county explains about {100 * rho['50%']:.0f}% of the "
+        f"variance. {comparison} The between-county sd sigma_beta is "
+        f"{table.loc['sigma_beta', 'mean']:.2f} (REML {table.loc['sigma_beta', 'REML']:.2f}) "
+        f"against a within-county sd sigma of {table.loc['sigma', 'mean']:.2f} "
+        f"(REML {table.loc['sigma', 'REML']:.2f}).")
 
 
 # --- figures --------------------------------------------------------------------
 
-def rho_figure(f: Fit, frame: pd.DataFrame):
-    rho = az.extract(f.idata, var_names="rho").values
-    an, re = anova(frame), reml(frame)
+def rho_figure(f: Fit, cl: dict[str, dict[str, float]]):
+    import arviz as az   # already imported (quietly) by fitting
+    rho = draws(f.idata, "rho")
+    an, re = cl["one-way ANOVA"], cl["REML"]
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     az.plot_kde(rho, ax=ax, plot_kwargs={"color": "C0"}, fill_kwargs={"alpha": 0.15},
                 label="posterior density")
@@ -119,13 +203,13 @@ def rho_figure(f: Fit, frame: pd.DataFrame):
     return fig
 
 
-def scales_figure(f: Fit, frame: pd.DataFrame):
-    post = az.extract(f.idata)
-    re, an = reml(frame), anova(frame)
+def scales_figure(f: Fit, cl: dict[str, dict[str, float]]):
+    import arviz as az
+    re, an = cl["REML"], cl["one-way ANOVA"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     for ax, name, label in zip(axes, ("sigma_beta", "sigma"),
                                ("between-county sd, sigma_beta", "within-county sd, sigma")):
-        az.plot_kde(post[name].values, ax=ax, plot_kwargs={"color": "C0"})
+        az.plot_kde(draws(f.idata, name), ax=ax, plot_kwargs={"color": "C0"})
         ax.axvline(re[name], color="C3", ls="--", label="REML")
         ax.axvline(an[name], color="C2", ls=":", lw=2, label="one-way ANOVA")
         ax.set(xlabel=f"{label} (log pCi/L)", ylabel="posterior density", title=label)
@@ -134,15 +218,23 @@ def scales_figure(f: Fit, frame: pd.DataFrame):
     return fig
 
 
-def county_means_figure(f: Fit, frame: pd.DataFrame):
-    """Raw county means against posterior county means: shrinkage by sample size."""
+def county_table(f: Fit, frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per county: name, houses, raw mean of log radon and the posterior
+    mean of beta_j (its shrunken mean)."""
     info = counties(frame)
-    beta = az.extract(f.idata, var_names="beta").values
-    alpha = az.extract(f.idata, var_names="alpha").values.mean()
+    return pd.DataFrame({"county": info.name, "houses": info.n,
+                         "mean log radon": info.mean_log_radon,
+                         "posterior mean beta_j": draws(f.idata, "beta").mean(0)},
+                        index=info.index)
+
+
+def county_means_figure(table: pd.DataFrame, alpha: float):
+    """Raw county means against posterior county means: shrinkage by sample size."""
+    raw = table["mean log radon"]
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    sc = ax.scatter(info.mean_log_radon, beta.mean(1), c=np.log10(info.n), cmap="viridis",
-                    s=18)
-    lims = [info.mean_log_radon.min() - 0.1, info.mean_log_radon.max() + 0.1]
+    sc = ax.scatter(raw, table["posterior mean beta_j"],
+                    c=np.log10(table.houses), cmap="viridis", s=18)
+    lims = [raw.min() - 0.1, raw.max() + 0.1]
     ax.plot(lims, lims, color="0.6", lw=0.8, label="no shrinkage (y = x)")
     ax.axhline(alpha, color="C3", ls="--", lw=0.8, label="alpha (posterior mean)")
     fig.colorbar(sc, ax=ax, label="log10 houses in county")
@@ -153,43 +245,67 @@ def county_means_figure(f: Fit, frame: pd.DataFrame):
     return fig
 
 
+def shrinkage_note(r: float, failed: bool) -> str:
+    """How much of its own deviation a county keeps, at intraclass correlation ``r``
+    (the posterior median; REML's when the sampler's diagnostics failed)."""
+    source = ("REML (the sampler's diagnostics failed, so the posterior median is not "
+              "used)" if failed else "posterior median")
+    return ("Each point is a county: its raw mean of log radon against the posterior "
+            f"mean of beta_j. With a correlation of {r:.2f} ({source}), a county with n "
+            "houses keeps a fraction n rho / (1 + (n - 1) rho) of its own deviation from "
+            f"alpha: {r:.2f} for one house, {10 * r / (1 + 9 * r):.2f} for ten.")
+
+
+
+
 # --- the analysis -----------------------------------------------------------------
 
-def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
-    frame = load(args.data)
-    f = fit(frame, opts)
-    rep = report.Report("Intraclass correlation of log radon within Minnesota counties")
-    rep.problems = list(f.problems)
-    table = estimates_table(f, frame)
-    an = anova(frame)
-    info = counties(frame)
-    rho = table.loc["rho"]
-    rep.answer = (
-        f"Two houses in the same county have log radon levels correlated by rho = "
-        f"{rho['50%']:.3f} (posterior median; 95% interval {rho['2.5%']:.3f} to "
-        f"{rho['97.5%']:.3f}): county explains about {100 * rho['50%']:.0f}% of the "
-        f"variance. The classical estimates agree: REML {rho['REML']:.3f}, one-way ANOVA "
-        f"{an['rho']:.3f} (approximate 95% interval {an['rho_lower']:.3f} to "
-        f"{an['rho_upper']:.3f}). The between-county sd sigma_beta is "
-        f"{table.loc['sigma_beta', 'mean']:.2f} (REML {table.loc['sigma_beta', 'REML']:.2f}) "
-        f"against a within-county sd sigma of {table.loc['sigma', 'mean']:.2f} "
-        f"(REML {table.loc['sigma', 'REML']:.2f}).")
+def analyse(data=None, *, scale_prior_sd: float = SCALE_PRIOR_SD, **run) -> Results:
+    """Fit the one-way model to ``data`` (None: the Minnesota radon file; a CSV
+    path; a DataFrame with the radon columns) and set rho beside REML and the
+    one-way ANOVA.  ``scale_prior_sd``: the half-normal scale of sigma and
+    sigma_beta.  ``run``: chains, iter_warmup, iter_sampling, seed, quiet, quick
+    (see :class:`RunOptions`)."""
+    opts = run_options(DEFAULTS, run)
+    frame = load(data)
+    f = fit(frame, opts, scale_prior_sd=scale_prior_sd)   # checks the scale first
+    cl = classical(frame)                                  # REML once, for everything
+    table = estimates_table(f, cl)
+    an = cl["one-way ANOVA"]
     if not opts.quiet:
         print(table[["mean", "sd", "2.5%", "50%", "97.5%", "REML", "one-way ANOVA"]]
               .round(3).to_string())
+    return Results(
+        "icc", TITLE, opts, {FIT: f},
+        tables={"estimates": table,
+                "anova": pd.DataFrame([an]),
+                "counties": county_table(f, frame),
+                "efficiency": efficiency_table({FIT: f}, PARAMS)},
+        answer=answer(table, an, f.problems), problems=list(f.problems),
+        data={"radon": frame},
+        extras={"classical": cl, "scale_prior_sd": float(scale_prior_sd)})
 
+
+def render(r: Results, rep: report.Report) -> None:
+    """The report's sections: data, model, estimates, rho, county means, traces,
+    timing."""
+    frame, f = r.data["radon"], r.fits[FIT]
+    cl, table = r.extras["classical"], r.table("estimates")
+    an, info = cl["one-way ANOVA"], r.table("counties")
+    source = frame.attrs.get("source", "")
+    bundled = Path(source).is_file() and Path(source).resolve() == DATA.resolve()
     rep.section("Data", report.para(
         f"Log radon (log pCi/L; Gelman & Hill's transform, 0 replaced by 0.1, column "
-        f"log_radon as given) in {len(frame)} Minnesota houses, grouped by their "
-        f"{len(info)} counties: median {int(info.n.median())} houses a county, range "
-        f"{info.n.min()} to {info.n.max()} ({int((info.n == 1).sum())} counties with one "
-        f"house). Floor and uranium are ignored here (see the radon example). Source: "
-        f"{args.data}; see data/README.md."))
+        f"log_radon as given) in {len(frame)} houses, grouped by their {len(info)} "
+        f"counties: median {int(info.houses.median())} houses a county, range "
+        f"{info.houses.min()} to {info.houses.max()} "
+        f"({int((info.houses == 1).sum())} counties with one house). Floor and uranium "
+        "are ignored here (see the radon example). Source: "
+        + (f"{DATA.name} (Minnesota houses); see data/README.md." if bundled else
+           f"{Path(source).name or source}.")))
     rep.section("Model", report.para(
-        "Y_i ~ N(beta_j[i], sigma^2), beta_j ~ N(alpha, sigma_beta^2), p(alpha) ∝ 1, "
-        f"sigma, sigma_beta ~ half-normal(0, {SCALE_PRIOR_SD:g}); non-centred "
-        "(beta_j = alpha + sigma_beta eta_j, eta_j ~ N(0, 1)). rho = sigma_beta^2 / "
-        "(sigma^2 + sigma_beta^2) is computed from each draw in generated quantities."))
+        f"scale_prior_sd = {r.extras['scale_prior_sd']:g} in this run. The program's "
+        "own description:"), report.models(r.fits.values()))
     rep.section("Estimates", report.table(table, {"r_hat": 3, "ess_bulk": 0, "ess_tail": 0,
                                                   "mcse_mean": 4, "mean": 3, "sd": 3,
                                                   "2.5%": 3, "50%": 3, "97.5%": 3,
@@ -204,32 +320,27 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
                     "it is approximate. ANOVA gives no single estimate of alpha with unequal "
                     "group sizes (grand mean or mean of county means), so none is shown.",
                     "note"))
-    rep.section("Posterior density of rho", report.figure(rho_figure(f, frame), "rho"),
-                report.figure(scales_figure(f, frame), "sigma_beta and sigma"))
-    rep.section("County means", report.figure(county_means_figure(f, frame),
-                                              "county means"),
-                report.para("Each point is a county: its raw mean of log radon against "
-                            "the posterior mean of beta_j. With a correlation of "
-                            f"{rho['50%']:.2f}, a county with n houses keeps a fraction "
-                            "n rho / (1 + (n - 1) rho) of its own deviation from alpha: "
-                            f"{rho['50%']:.2f} for one house, "
-                            f"{10 * rho['50%'] / (1 + 9 * rho['50%']):.2f} for ten.",
-                            "note"))
+    rep.section("Posterior density of rho", report.figure(rho_figure(f, cl), "rho"),
+                report.figure(scales_figure(f, cl), "sigma_beta and sigma"))
+    rho = cl["REML"]["rho"] if r.problems else table.loc["rho", "50%"]
+    rep.section("County means", report.figure(
+        county_means_figure(info, table.loc["alpha", "mean"]), "county means"),
+        report.para(shrinkage_note(rho, bool(r.problems)), "note"))
     rep.section("Trace plots", report.figure(
         report.trace_figure(f.idata, PARAMS, "Trace plots"), "trace"))
-    rep.section("Timing", report.table(pd.DataFrame([efficiency(f, PARAMS)]), 1,
-                                       index=False),
+    rep.section("Timing", report.table(r.table("efficiency"), 2),
                 report.para("compile (s) is blank when the executable came from the cache.",
                             "note"))
-    rep.fits = [f]
-    rep.section("Provenance", cli.provenance(rep.fits, opts))
-    return rep
 
 
 def main(argv: list[str] | None = None) -> int:
     def extend(p):
         p.add_argument("--data", default=DATA, help="radon CSV (default: %(default)s)")
-    return cli.run("icc", __doc__.splitlines()[0], analyse, argv, extend)
+        p.add_argument("--scale-prior-sd", type=float, default=SCALE_PRIOR_SD,
+                       help="half-normal prior scale of sigma and sigma_beta "
+                            "(default: %(default)s)")
+    return cli.main(sys.modules[__name__], __doc__.splitlines()[0], argv, extend,
+                    DEFAULTS)
 
 
 if __name__ == "__main__":

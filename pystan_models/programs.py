@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cmdstanpy
@@ -123,14 +124,52 @@ def program_hash(path: Path, cmdstan_version: str, cpp_options: dict | None = No
 _models: dict[Path, cmdstanpy.CmdStanModel] = {}   # loaded this process, by executable
 
 
+def _cached(name: str, cpp_options: dict | None, quiet: bool) -> tuple[Path, Path]:
+    """The program's file and its folder in the compile cache."""
+    path = stan_file(name)
+    version = cmdstan.version_of(cmdstan.ensure_cmdstan(quiet=quiet))
+    key = program_hash(path, version, cpp_options)
+    return path, cache_root() / f"cmdstan-{version}" / f"{path.stem}-{key}"
+
+
+def compile_jobs() -> int:
+    """How many programs compile at once: ``$PYSTAN_MODELS_COMPILE_JOBS``, else one
+    per core (each compile is a single-threaded C++ build of about 1 GB)."""
+    env = os.environ.get("PYSTAN_MODELS_COMPILE_JOBS", "")
+    return max(1, int(env)) if env.isdigit() else max(1, os.cpu_count() or 1)
+
+
+def compile_all(names, *, quiet: bool = False) -> None:
+    """Compile the programs in ``names`` that the cache lacks, several at a time
+    (:func:`compile_jobs`), so an example waits for its slowest compile, not for
+    the sum of them.  Each goes through the same private folder and atomic rename
+    as :func:`load`."""
+    missing = {}
+    for name in dict.fromkeys(names):
+        path, folder = _cached(name, None, quiet)
+        if not (folder / path.stem).is_file():
+            missing[name] = (path, folder)
+    if not missing:
+        return
+    jobs = min(compile_jobs(), len(missing))
+    if jobs == 1:
+        for name in missing:
+            load(name, quiet=quiet)
+        return
+    if not quiet:
+        print(f"compiling {len(missing)} programs, {jobs} at a time: "
+              f"{', '.join(missing)}", file=sys.stderr, flush=True)
+    with cmdstanpy_log_level(logging.ERROR if quiet else logging.WARNING), \
+            ThreadPoolExecutor(jobs) as pool:
+        for done in [pool.submit(_compile, path, folder, None, quiet)
+                     for path, folder in missing.values()]:
+            done.result()   # the first compile error, as load would raise it
+
+
 def load(name: str, *, cpp_options: dict | None = None, quiet: bool = False
          ) -> cmdstanpy.CmdStanModel:
     """A compiled model for program ``name``, from the cache or freshly compiled."""
-    path = stan_file(name)
-    home = cmdstan.ensure_cmdstan(quiet=quiet)
-    version = cmdstan.version_of(home)
-    key = program_hash(path, version, cpp_options)
-    folder = cache_root() / f"cmdstan-{version}" / f"{path.stem}-{key}"
+    path, folder = _cached(name, cpp_options, quiet)
     exe = folder / path.stem
     with cmdstanpy_log_level(logging.ERROR if quiet else logging.WARNING):
         if not exe.is_file():

@@ -113,3 +113,30 @@ def test_two_runs_compiling_at_once_share_one_complete_executable(sandbox, cmdst
     assert len(exes) == 1, "both runs use the one cached executable"
     folders = [p for p in (sandbox.parent / "cache").rglob("tiny*") if p.is_dir()]
     assert len(folders) == 1 and not list((sandbox.parent / "cache").rglob(".tiny-*"))
+
+
+@pytest.mark.slow
+def test_compile_all_builds_the_missing_programs_at_once(sandbox, cmdstan_home, monkeypatch,
+                                                          capsys):
+    for name in ("one", "two", "three"):
+        (sandbox / f"{name}.stan").write_text(TINY.replace("normal(0, 10)",
+                                                           f"normal(0, {len(name)})"))
+    programs.load("one", quiet=True)               # already cached: not rebuilt
+    monkeypatch.setenv("PYSTAN_MODELS_COMPILE_JOBS", "2")
+    programs.compile_all(["one", "two", "three", "two"])
+    err = capsys.readouterr().err
+    assert "compiling 2 programs, 2 at a time: two, three" in err
+    seen = set()
+    for name in ("one", "two", "three"):
+        exe = programs.load(name, quiet=True).exe_file
+        assert programs.cache_root() in __import__("pathlib").Path(exe).parents
+        seen.add(exe)
+    assert len(seen) == 3
+    assert not [p for p in programs.cache_root().rglob(".*-*") if p.is_dir()], "temp left"
+
+
+def test_compile_all_stops_at_a_compile_error(sandbox, cmdstan_home):
+    (sandbox / "broken.stan").write_text("parameters { real mu }\n")
+    (sandbox / "fine.stan").write_text(TINY)
+    with pytest.raises(StanCompileError, match="broken.stan: does not compile"):
+        programs.compile_all(["broken", "fine"], quiet=True)
