@@ -298,18 +298,15 @@ def nonfinite_draws(idata: az.InferenceData) -> list[str]:
     return bad
 
 
-def efficiency(f, names: list[str] | None = None) -> dict:
+def efficiency(f: Fit, names: list[str] | None = None) -> dict:
     """One row of an efficiency table: compile time (blank when the executable came
     from the cache), sampling wall time, the worst bulk ESS over ``names`` (default:
-    the parameters the fit was diagnosed on) and that ESS per second.  ``f`` is a
-    Fit or any object with ``program``, ``idata``, ``seconds`` (a Gibbs run)."""
-    names = names or f.main
-    ess = az.ess(f.idata, var_names=names)
-    worst, name = min((float(ess[v].min()), v) for v in names)
+    the parameters the fit was diagnosed on) and that ESS per second."""
+    ess = f.table(names)["ess_bulk"]
     return {"program": f.program,
             "compile (s)": programs.compile_seconds.get(f.program, np.nan),
-            "sampling (s)": f.seconds, "min bulk ESS": worst, "worst parameter": name,
-            "min bulk ESS / s": worst / f.seconds}
+            "sampling (s)": f.seconds, "min bulk ESS": float(ess.min()),
+            "worst parameter": ess.idxmin(), "min bulk ESS / s": ess.min() / f.seconds}
 
 
 def min_ess_per_second(f, var_names: list[str]) -> float:

@@ -18,12 +18,17 @@ step a batch of 2 x 2 problems, whatever the number of weighings per rat.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import arviz as az
 import numpy as np
 
 from .errors import PystanModelsError
+from .fitting import Fit, RunOptions, gibbs_fit
+
+NAME = "rats_gibbs"   # how reports and the benchmark name the sampler
+# the quantities diagnosed by default: those the Stan programs write too
+DERIVED = ["birth_weight", "daily_gain", "sigma", "sd_alpha", "sd_beta", "corr_theta"]
 
 
 @dataclass(frozen=True)
@@ -79,15 +84,6 @@ class Design:
     @property
     def k(self) -> int:
         return len(self.XtX)
-
-
-@dataclass
-class GibbsRun:
-    """Draws as InferenceData and the wall time they took (warmup included)."""
-    idata: az.InferenceData
-    seconds: float
-    program: str = "rats_gibbs"                      # how reports and the benchmark name it
-    main: list[str] = field(default_factory=list)    # the parameters diagnosed
 
 
 # --- 2 x 2 algebra on stacks ----------------------------------------------------
@@ -187,30 +183,35 @@ def step(rng: np.random.Generator, d: Design, h: Hyper, theta_0, Sigma, sigma_sq
     return theta, theta_0, Sigma, sigma_sq
 
 
-def sample(d: Design, h: Hyper, inits: list[dict], iter_warmup: int, iter_sampling: int,
-           seed: int, coords: dict | None = None) -> GibbsRun:
+def sample(d: Design, h: Hyper, inits: list[dict], opts: RunOptions,
+           coords: dict | None = None, main: list[str] | None = None) -> Fit:
     """One chain per element of ``inits`` (dicts with theta_0, Sigma, sigma_sq as
-    given to Stan), all advanced together; the first ``iter_warmup`` sweeps are
-    dropped."""
-    rng = np.random.default_rng(seed)
-    chains = len(inits)
-    out = {"theta": np.empty((chains, iter_sampling, d.k, 2)),
-           "theta_0": np.empty((chains, iter_sampling, 2)),
-           "Sigma": np.empty((chains, iter_sampling, 2, 2)),
-           "sigma_sq": np.empty((chains, iter_sampling))}
+    given to Stan; ``opts.chains`` of them), all advanced together; the first
+    ``opts.iter_warmup`` sweeps are dropped, ``opts.iter_sampling`` kept, from
+    ``opts.seed``.  Returns the engine's Fit, diagnosed on ``main`` (default: the
+    population quantities in :data:`DERIVED`); its seconds include warmup."""
+    if len(inits) != opts.chains:
+        raise PystanModelsError(f"the Gibbs sampler got {len(inits)} starting points "
+                                f"for {opts.chains} chains")
+    rng = np.random.default_rng(opts.seed)
+    chains, kept = opts.chains, opts.iter_sampling
+    out = {"theta": np.empty((chains, kept, d.k, 2)),
+           "theta_0": np.empty((chains, kept, 2)),
+           "Sigma": np.empty((chains, kept, 2, 2)),
+           "sigma_sq": np.empty((chains, kept))}
     state = (None, *(np.array([i[name] for i in inits], dtype=float)
                      for name in ("theta_0", "Sigma", "sigma_sq")))
     start = time.perf_counter()
-    for it in range(iter_warmup + iter_sampling):
+    for it in range(opts.iter_warmup + kept):
         state = step(rng, d, h, *state[1:])
-        if it >= iter_warmup:
+        if it >= opts.iter_warmup:
             for name, value in zip(out, state):
-                out[name][:, it - iter_warmup] = value
+                out[name][:, it - opts.iter_warmup] = value
     seconds = time.perf_counter() - start
     out.update(derived(out["theta_0"], out["Sigma"], out["sigma_sq"]))
     dims = {"theta": ["rat", "coef"], "theta_0": ["coef"], "Sigma": ["coef", "coef_"]}
     idata = az.from_dict(posterior=out, coords=coords, dims=dims)
-    return GibbsRun(idata, seconds)
+    return gibbs_fit(NAME, idata, seconds, main or DERIVED, opts)
 
 
 def derived(theta_0, Sigma, sigma_sq) -> dict:

@@ -4,14 +4,22 @@ Gelfand et al. (1990), section 6: 30 young rats weighed at 8, 15, 22, 29 and 36
 days.  Each rat has its own growth line, weight = alpha_i + beta_i age, and the
 lines come from a bivariate normal population with mean theta_0 and covariance
 Sigma; the hyperpriors are conjugate and vague, as in the notes and BUGS
-"Birats".  The same posterior is sampled by Stan's NUTS and by the notes' Gibbs
-sampler written in numpy, from the same overdispersed starting points, and the
-two are compared for agreement and for effective samples per second.
+"Birats".  The same posterior is sampled by Stan's NUTS (two programs) and by
+the notes' Gibbs sampler written in numpy, from the same overdispersed starting
+points, and the three are compared for agreement and for effective samples per
+second::
+
+    from pystan_models import rats
+    r = rats.analyse()                     # the notes' data and run (3 x 100 + 400)
+    r.fits["Gibbs"].idata                  # arviz.InferenceData
+    r.table("posterior")                   # pandas DataFrames, by name
+    r.answer                               # the answer paragraph
+    r.write_report("rats.html")
 """
 from __future__ import annotations
 
-import argparse
 import sys
+from pathlib import Path
 
 import arviz as az
 import matplotlib.pyplot as plt
@@ -19,9 +27,11 @@ import numpy as np
 import pandas as pd
 
 from . import cli, gibbs_rats, report
-from .data import Column, check_rows, data_file, load_csv
+from .data import Column, check_rows, data_file, prepare
 from .errors import DataError
-from .fitting import Fit, RunOptions, diagnose, posterior_table, sample, say
+from .fitting import (MCSE_NOTE, Fit, RunOptions, efficiency_table, mcse_comparison,
+                      run_options, sample, say)
+from .results import Results
 
 DATA = data_file("rats.csv")
 COLUMNS = [Column("rat", "int", positive=True), Column("age_days"),
@@ -38,42 +48,56 @@ HYPER = gibbs_rats.Hyper(a=0.001, b=0.001, eta=(0.0, 0.0), C=((1e6, 0.0), (0.0, 
 BUGS = {"birth_weight": (106.6, 2.361), "daily_gain": (6.185, 0.1063),
         "sigma": (6.149, 0.4789)}
 # Population parameters: what the ESS-per-second comparison is judged on.
-MAIN = ["birth_weight", "daily_gain", "sigma", "sd_alpha", "sd_beta", "corr_theta"]
+MAIN = gibbs_rats.DERIVED
 LABELS = {"birth_weight": "alpha_0: weight at birth (g)",
           "daily_gain": "beta_0: daily gain (g/day)",
           "sigma": "sigma: residual sd (g)",
           "sd_alpha": "sqrt(Sigma_11): between-rat sd of alpha_i (g)",
           "sd_beta": "sqrt(Sigma_22): between-rat sd of beta_i (g/day)",
           "corr_theta": "corr(alpha_i, beta_i) from Sigma"}
+# The notes' run: 3 chains of 500 iterations, the first 100 dropped.
 DEFAULTS = RunOptions(chains=3, iter_warmup=100, iter_sampling=400)
+TITLE = "Rats growth: varying intercepts and slopes, NUTS vs Gibbs"
+SAMPLERS = ["NUTS", "NUTS marginal", "Gibbs"]   # the fits' labels; NUTS the reference
 
 
-def load(path=DATA) -> pd.DataFrame:
-    """Weighings sorted by rat and age; rats must be numbered 1..J with none missing."""
-    frame = load_csv(path, COLUMNS)
-    check_rows(path, frame, "age_days", frame.age_days < 0, "is a negative age")
-    check_rows(path, frame, "age_days", frame.duplicated(["rat", "age_days"]),
+def _check(frame: pd.DataFrame, source: str) -> None:
+    check_rows(source, frame, "age_days", frame.age_days < 0, "is a negative age")
+    check_rows(source, frame, "age_days", frame.duplicated(["rat", "age_days"]),
                "repeats an age already given for this rat")
     missing = sorted(set(range(1, frame.rat.max() + 1)) - set(frame.rat))
     if missing:
-        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
-        raise DataError(f"{path}, column 'rat': rats are numbered 1..{frame.rat.max()} but "
-                        f"rat(s) {shown} have no rows (a group with no data)")
+        listed = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise DataError(f"{source}, column 'rat': rats are numbered 1..{frame.rat.max()} "
+                        f"but rat(s) {listed} have no rows (a group with no data)")
     if frame.age_days.nunique() < 2:
-        raise DataError(f"{path}, column 'age_days': every weighing is at the same age, "
-                        "so no growth line can be fitted")
-    return frame.sort_values(["rat", "age_days"], kind="stable").reset_index(drop=True)
+        raise DataError(f"{source}, column 'age_days': every weighing is at the same "
+                        "age, so no growth line can be fitted")
+
+
+def load(data=DATA) -> pd.DataFrame:
+    """The validated weighings, sorted by rat and age: ``data`` is a CSV path
+    (default: Gelfand's rats) or a DataFrame with columns rat, age_days, weight.
+    Rats must be numbered 1..J with none missing."""
+    frame = prepare(data, DATA, COLUMNS, _check)
+    out = frame.sort_values(["rat", "age_days"], kind="stable").reset_index(drop=True)
+    out.attrs = dict(frame.attrs)
+    return out
 
 
 def stan_data(frame: pd.DataFrame, hyper: gibbs_rats.Hyper = HYPER,
-              pointwise: bool = False) -> dict:
-    """Long format (one row per weighing), with the hyperparameters.  The report
-    uses neither log_lik nor y_rep, so by default the programs do not write them."""
-    return {"N": len(frame), "J": int(frame.rat.max()), "rat": frame.rat.tolist(),
-            "x": frame.age_days.tolist(), "y": frame.weight.tolist(),
+              pointwise: bool = False, prior_only: bool = False) -> dict:
+    """The collection's data contract, long format (one row per weighing): ``X`` the
+    age (one column, no intercept), ``group`` the 1-based rat, and the
+    hyperparameters.  The report uses neither log_lik nor y_rep, so by default the
+    programs do not write them."""
+    return {"N": len(frame), "K": 1, "X": [[float(v)] for v in frame.age_days],
+            "y": frame.weight.astype(float).tolist(),
+            "J": int(frame.rat.max()), "group": [int(v) for v in frame.rat],
             "a": hyper.a, "b": hyper.b, "eta": list(hyper.eta),
             "C": [list(r) for r in hyper.C], "rho": hyper.rho,
-            "R": [list(r) for r in hyper.R], "pointwise": int(pointwise)}
+            "R": [list(r) for r in hyper.R],
+            "prior_only": int(prior_only), "pointwise": int(pointwise)}
 
 
 def design(frame: pd.DataFrame) -> gibbs_rats.Design:
@@ -141,19 +165,19 @@ def fit_nuts(frame: pd.DataFrame, opts: RunOptions, inits: list[dict],
                   metric="dense_e" if marginal else "diag_e")
 
 
-def fit_gibbs(frame: pd.DataFrame, opts: RunOptions, inits: list[dict]) -> gibbs_rats.GibbsRun:
+def fit_gibbs(frame: pd.DataFrame, opts: RunOptions, inits: list[dict]) -> Fit:
+    """The notes' Gibbs sampler (numpy), as the engine's Fit "rats_gibbs"."""
     say(opts, f"sampling with the numpy Gibbs sampler: {len(inits)} chains x "
               f"({opts.iter_warmup} dropped + {opts.iter_sampling} kept)")
     coords, _ = coords_dims(frame)
-    return gibbs_rats.sample(design(frame), HYPER, inits, opts.iter_warmup,
-                             opts.iter_sampling, opts.seed, coords=coords)
+    return gibbs_rats.sample(design(frame), HYPER, inits, opts, coords=coords, main=MAIN)
 
 
-def side_by_side(runs: dict) -> pd.DataFrame:
-    """Posterior mean, sd, 95% interval, bulk ESS and MCSE per sampler, by parameter."""
-    parts = [posterior_table(run.idata, MAIN)[["mean", "sd", "2.5%", "97.5%", "ess_bulk",
-                                                 "mcse_mean"]].add_prefix(f"{name} ")
-             for name, run in runs.items()]
+def side_by_side(fits: dict[str, Fit]) -> pd.DataFrame:
+    """Posterior mean, sd, 95% interval, bulk ESS and MCSE per sampler, by parameter,
+    from each fit's (cached) posterior table, beside BUGS's."""
+    parts = [f.table(MAIN)[["mean", "sd", "2.5%", "97.5%", "ess_bulk", "mcse_mean"]]
+             .add_prefix(f"{name} ") for name, f in fits.items()]
     out = pd.concat(parts, axis=1)
     out["BUGS mean"] = [BUGS.get(p, (np.nan, np.nan))[0] for p in MAIN]
     out["BUGS sd"] = [BUGS.get(p, (np.nan, np.nan))[1] for p in MAIN]
@@ -174,44 +198,132 @@ def shown(table: pd.DataFrame, samplers: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def efficiency(runs: dict) -> pd.DataFrame:
-    """Wall time, worst bulk ESS over the population parameters, and ESS per second;
-    the last column relative to the first sampler."""
-    rows = {}
-    for name, run in runs.items():
-        ess = az.ess(run.idata, var_names=MAIN)
-        worst = min(MAIN, key=lambda v: float(ess[v]))
-        rows[name] = {"wall time (s)": run.seconds,
-                      "min bulk ESS": float(ess[worst]), "worst parameter": worst,
-                      "min bulk ESS / s": float(ess[worst]) / run.seconds,
-                      "bulk ESS / s, alpha_0": float(ess["birth_weight"]) / run.seconds,
-                      "bulk ESS / s, beta_0": float(ess["daily_gain"]) / run.seconds}
-        if isinstance(run, Fit):
-            mv = run.fit.method_variables()
-            rows[name]["NUTS step size"] = float(mv["stepsize__"][0].mean())
-            rows[name]["leapfrog steps per draw"] = float(mv["n_leapfrog__"].mean())
-    out = pd.DataFrame(rows).T
-    numeric = out.columns.drop("worst parameter")
-    out[numeric] = out[numeric].astype(float)
-    out[f"min bulk ESS / s vs {out.index[0]}"] = (out["min bulk ESS / s"]
-                                                  / out["min bulk ESS / s"].iloc[0])
-    return out
+def efficiency(fits: dict[str, Fit]) -> pd.DataFrame:
+    """The engine's efficiency table over the population parameters, with bulk ESS
+    per second of alpha_0 and beta_0 beside it (from the cached posterior tables)."""
+    eff = efficiency_table(fits, MAIN)
+    for name, label in (("birth_weight", "alpha_0"), ("daily_gain", "beta_0")):
+        eff[f"bulk ESS / s, {label}"] = [f.table(MAIN).loc[name, "ess_bulk"] / f.seconds
+                                         for f in fits.values()]
+    return eff
 
 
-def agreement(runs: dict, a: str, b: str, var_names: list[str] = MAIN) -> pd.Series:
-    """|difference in posterior means| in units of its Monte Carlo standard error."""
-    sa, sb = (posterior_table(runs[k].idata, var_names) for k in (a, b))
-    return (sa["mean"] - sb["mean"]).abs() / np.hypot(sa["mcse_mean"], sb["mcse_mean"])
+def comparisons(fits: dict[str, Fit]) -> dict[str, pd.DataFrame]:
+    """Each other sampler against NUTS: the engine's MCSE comparison."""
+    ref = SAMPLERS[0]
+    return {k: mcse_comparison(fits[ref], fits[k], MAIN, labels=(ref, k))
+            for k in fits if k != ref}
+
+
+# --- the answer, from the numbers -------------------------------------------------
+
+# |difference| / MCSE beyond this is more than Monte Carlo error explains
+AGREE_Z = 3.0
+LONGER = "--chains 4 --iter-warmup 1000 --iter-sampling 1000"
+DESCRIBED = {"NUTS": "plain NUTS", "NUTS marginal": "NUTS on the program with the "
+             "rats' lines integrated out", "Gibbs": "the numpy Gibbs sampler"}
+
+
+def short_run(problems: list[str]) -> bool:
+    """Every failed diagnostic is a bulk-ESS shortfall: the draws are usable but
+    too few (run longer); anything else (R-hat, divergences, NaN) is a failure."""
+    return bool(problems) and all(p.startswith("bulk ESS") for p in problems)
+
+
+def answer(fits: dict[str, Fit], eff: pd.DataFrame, chains: int) -> str:
+    """The answer paragraph, computed from the fits (NUTS first: each one's cached
+    posterior table and failed diagnostics) and the efficiency table.
+
+    Estimates come from the first sampler whose diagnostics passed; a sampler
+    whose only problem is a bulk ESS below 100 per chain is called short (also
+    when a quick run only notes the shortfall), and its comparison is given with
+    that said; one with any other failure is not compared.  "Agree" is said only
+    when every posterior mean is within AGREE_Z Monte Carlo standard errors (the
+    engine's MCSE comparison)."""
+    names = list(fits)
+    tables = {k: f.table(MAIN) for k, f in fits.items()}
+    problems = {k: f.problems + [n for n in f.notes if n.startswith("bulk ESS")]
+                for k, f in fits.items()}
+    clean = [k for k in names if not problems.get(k)]
+    failed = [k for k in names if problems.get(k) and not short_run(problems[k])]
+    out = []
+    if not clean:
+        listed = "; ".join(f"{k}: {'; '.join(problems[k])}" for k in names)
+        why = ("every run is too short for its Monte Carlo error to be known"
+               if not failed else "their draws cannot be relied on")
+        return (f"No sampler passed its diagnostics ({listed}), so this report states "
+                f"no estimates: {why}. Run longer chains (e.g. {LONGER}) and read the "
+                f"estimates then.")
+    ref = clean[0]
+    t = tables[ref]
+    bw, dg = t.loc["birth_weight"], t.loc["daily_gain"]
+    out.append(
+        f"The average rat weighs about {bw['mean']:.0f} g at birth (posterior mean "
+        f"{bw['mean']:.1f} g, 95% interval {bw['2.5%']:.1f} to {bw['97.5%']:.1f}) and "
+        f"gains about {dg['mean']:.1f} g per day ({dg['mean']:.2f}, {dg['2.5%']:.2f} "
+        f"to {dg['97.5%']:.2f}), by {ref} (BUGS Birats: {BUGS['birth_weight'][0]:g} g "
+        f"and {BUGS['daily_gain'][0]:g} g/day).")
+    out.append(
+        f"Between rats, the sd is {t.loc['sd_alpha', 'mean']:.1f} g in weight at birth "
+        f"(95% interval {t.loc['sd_alpha', '2.5%']:.1f} to "
+        f"{t.loc['sd_alpha', '97.5%']:.1f}) and {t.loc['sd_beta', 'mean']:.2f} g/day in "
+        f"gain, against a residual sd of {t.loc['sigma', 'mean']:.1f} g.")
+    for k in names:
+        if k == ref:
+            continue
+        if k in failed:
+            out.append(f"The {k} run failed its diagnostics ({'; '.join(problems[k])}), "
+                       f"so it is not compared with {ref}: rerun it with longer chains "
+                       f"(e.g. {LONGER}).")
+            continue
+        z = mcse_comparison(fits[ref], fits[k], MAIN)["difference / combined MCSE"].abs()
+        worst = z.idxmax()
+        within = z.max() < AGREE_Z
+        if k in clean:
+            out.append(
+                f"{k} gives {tables[k].loc['birth_weight', 'mean']:.1f} g and "
+                f"{tables[k].loc['daily_gain', 'mean']:.2f} g/day; " + (
+                    f"the two agree: their posterior means differ by at most "
+                    f"{z.max():.1f} Monte Carlo standard errors." if within else
+                    f"the two do not agree: their posterior means of {worst} differ by "
+                    f"{z.max():.1f} Monte Carlo standard errors, more than Monte Carlo "
+                    f"error explains."))
+        else:
+            ess = tables[k].loc[MAIN, "ess_bulk"]
+            out.append(
+                f"The {k} run is short: its bulk ESS is as low as {ess.min():.0f} "
+                f"({ess.idxmin()}), below the {100 * chains} (100 per chain) the "
+                f"diagnostics ask for, so its Monte Carlo standard errors are rough "
+                f"and whether it agrees with {ref} is not settled; run longer chains "
+                f"(e.g. {LONGER}). As far as this run goes, its posterior means "
+                + (f"are within {z.max():.1f} Monte Carlo standard errors of {ref}'s."
+                   if within else
+                   f"differ from {ref}'s by up to {z.max():.1f} Monte Carlo standard "
+                   f"errors ({worst})."))
+    base = names[0]
+    timed = [k for k in names[1:] if k not in failed]
+    if base not in failed and timed:
+        speed = eff["min bulk ESS / s"] / eff.loc[base, "min bulk ESS / s"]
+        rough = [k for k in [base, *timed] if k not in clean]
+        out.append(
+            "In effective draws per second of the worst-mixing population parameter, "
+            + " and ".join(f"{DESCRIBED.get(k, k)} is {speed[k]:.1f} times"
+                           for k in timed)
+            + f" as fast as {DESCRIBED.get(base, base)} "
+              f"({eff.loc[base, 'min bulk ESS / s']:.0f} per second)"
+            + (f"; rough, as the ESS of {' and '.join(rough)} comes from a short run."
+               if rough else "."))
+    return " ".join(out)
 
 
 # --- figures ----------------------------------------------------------------------
 
-def growth_figure(frame: pd.DataFrame, run):
+def growth_figure(frame: pd.DataFrame, f: Fit):
     fig, ax = plt.subplots(figsize=(8, 5))
     for _, g in frame.groupby("rat"):
         ax.plot(g.age_days, g.weight, color="0.6", lw=0.8, marker=".")
     age = np.linspace(0, frame.age_days.max(), 50)
-    post = az.extract(run.idata, var_names=["birth_weight", "daily_gain"])
+    post = az.extract(f.idata, var_names=["birth_weight", "daily_gain"])
     lines = post["birth_weight"].values[:, None] + post["daily_gain"].values[:, None] * age
     lo, mid, hi = np.quantile(lines, [0.025, 0.5, 0.975], axis=0)
     ax.fill_between(age, lo, hi, color="C0", alpha=0.3)
@@ -224,98 +336,90 @@ def growth_figure(frame: pd.DataFrame, run):
     return fig
 
 
-def density_figure(runs: dict):
-    axes = az.plot_density([r.idata for r in runs.values()], var_names=["theta_0"],
-                           data_labels=list(runs), shade=0.1, hdi_prob=0.99,
-                           figsize=(10, 3.8))
-    axes = np.ravel(axes)
+def density_figure(fits: dict[str, Fit]):
+    fig = report.density_figure(
+        fits, ["theta_0"], "Kernel densities of the population intercept and slope",
+        hdi_prob=0.99, figsize=(10, 3.8))
+    axes = fig.axes
     for ax, what in zip(axes, ["alpha_0: weight at birth (g)", "beta_0: daily gain (g/day)"]):
         ax.set_title(f"theta_0: {what}")
         ax.set_xlabel(what)
         ax.set_ylabel("posterior density")
     handles, labels = axes[0].get_legend_handles_labels()
-    axes[0].get_legend().remove()
-    fig = axes[0].figure
+    if axes[0].get_legend():
+        axes[0].get_legend().remove()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels),
                bbox_to_anchor=(0.5, -0.12), frameon=False)
-    fig.suptitle("Kernel density estimates of the population intercept and slope", y=1.05)
     return fig
 
 
-def trace_figure(name: str, run):
-    return report.trace_figure(run.idata, ["theta_0", "sigma", "corr_theta"],
+def trace_figure(name: str, f: Fit):
+    return report.trace_figure(f.idata, ["theta_0", "sigma", "corr_theta"],
                                f"Trace plots: {name}", figsize=(10, 6.5), compact=False)
 
 
-# --- the report -------------------------------------------------------------------
+# --- the analysis and its report ----------------------------------------------------
 
-def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
-    frame = load(args.data)
+def analyse(data=None, **run) -> Results:
+    """Fit the notes' model to ``data`` (None: Gelfand's rats; a CSV path; a
+    DataFrame with rat, age_days, weight) with plain NUTS, NUTS on the marginal
+    program and the numpy Gibbs sampler, and compare them.  ``run``: chains,
+    iter_warmup, iter_sampling, seed, quiet, quick (see :class:`RunOptions`;
+    default: the notes' 3 chains x 100 warmup + 400 draws)."""
+    opts = run_options(DEFAULTS, run)
+    frame = load(data)
     inits = initial_values(frame, opts.chains, opts.seed)
-    nuts = fit_nuts(frame, opts, inits)
-    marginal = fit_nuts(frame, opts, inits, program="rats_marginal")
-    gibbs = fit_gibbs(frame, opts, inits)
-    runs = {"NUTS": nuts, "NUTS marginal": marginal, "Gibbs": gibbs}
-    rep = report.Report("Rats growth: varying intercepts and slopes, NUTS vs Gibbs")
-    gibbs.main = MAIN
-    rep.fits = [nuts, marginal, gibbs]
-    rep.problems = ([f"NUTS: {p}" for p in nuts.problems]
-                    + [f"NUTS marginal: {p}" for p in marginal.problems]
-                    + [f"Gibbs: {p}" for p in diagnose(None, gibbs.idata, MAIN)])
+    fits = {"NUTS": fit_nuts(frame, opts, inits),
+            "NUTS marginal": fit_nuts(frame, opts, inits, program="rats_marginal"),
+            "Gibbs": fit_gibbs(frame, opts, inits)}
+    eff = efficiency(fits)
+    table = side_by_side(fits)
+    comp = comparisons(fits)
+    text = answer(fits, eff, opts.chains)
+    say(opts, shown(table, list(fits)).iloc[:, :4].to_string())
+    return Results(
+        "rats", TITLE, opts, fits,
+        tables={"posterior": table,
+                "comparison": pd.concat(comp, names=["sampler", "parameter"]),
+                "efficiency": eff, "hyperparameters": hyper_table(),
+                "inits": inits_table(inits)},
+        answer=text, problems=[f"{k}: {p}" for k, f in fits.items() for p in f.problems],
+        data={"rats": frame})
 
-    table = side_by_side(runs)
-    eff = efficiency(runs)
-    z = {k: agreement(runs, "NUTS", k) for k in ("Gibbs", "NUTS marginal")}
-    n = posterior_table(nuts.idata, MAIN)
-    g = posterior_table(gibbs.idata, MAIN)
-    speed = eff[eff.columns[-1]]
-    rep.answer = (
-        f"The average rat weighs about {n.loc['birth_weight', 'mean']:.0f} g at birth "
-        f"(posterior mean {n.loc['birth_weight', 'mean']:.1f} g, 95% interval "
-        f"{n.loc['birth_weight', '2.5%']:.1f} to {n.loc['birth_weight', '97.5%']:.1f}) and "
-        f"gains about {n.loc['daily_gain', 'mean']:.1f} g per day "
-        f"({n.loc['daily_gain', 'mean']:.2f}, {n.loc['daily_gain', '2.5%']:.2f} to "
-        f"{n.loc['daily_gain', '97.5%']:.2f}), by NUTS; the numpy Gibbs sampler gives "
-        f"{g.loc['birth_weight', 'mean']:.1f} g and {g.loc['daily_gain', 'mean']:.2f} g/day "
-        f"(BUGS Birats: 106.6 g and 6.185 g/day). Rats differ: the between-rat sd is "
-        f"{n.loc['sd_alpha', 'mean']:.1f} g in weight at birth and "
-        f"{n.loc['sd_beta', 'mean']:.2f} g/day in gain, around a residual sd of "
-        f"{n.loc['sigma', 'mean']:.1f} g. The samplers agree: Gibbs's posterior means "
-        f"differ from NUTS's by at most {z['Gibbs'].max():.1f} Monte Carlo standard "
-        f"errors (the marginal program's by {z['NUTS marginal'].max():.1f}). In effective "
-        f"draws per second of the worst-mixing population parameter, Gibbs is "
-        f"{speed['Gibbs']:.1f} times and the program with the rats' lines integrated out "
-        f"{speed['NUTS marginal']:.1f} times as fast as plain NUTS "
-        f"({eff.loc['NUTS', 'min bulk ESS / s']:.0f} per second).")
-    say(opts, shown(table, list(runs)).iloc[:, :4].to_string())
 
+def render(r: Results, rep: report.Report) -> None:
+    """The report's sections: data, model, starting values, posterior summaries,
+    densities, traces, effective samples per second."""
+    frame, fits, opts = r.data["rats"], r.fits, r.options
+    source = frame.attrs.get("source", "")
+    bundled = Path(source).is_file() and Path(source).resolve() == DATA.resolve()
     wide = frame.pivot(index="rat", columns="age_days", values="weight")
     wide.columns = [f"day {c:g}" for c in wide.columns]
+    ages = ", ".join(f"{a:g}" for a in sorted(frame.age_days.unique()))
     rep.section("Data", report.para(
-        f"Gelfand et al. (1990), BUGS Examples Vol. 1 'Rats': {frame.rat.nunique()} rats, "
-        f"{len(frame)} weighings (grams) at ages "
-        f"{', '.join(f'{a:g}' for a in sorted(frame.age_days.unique()))} days. "
-        f"Source: {DATA.name}; see data/README.md."),
-        report.figure(growth_figure(frame, nuts), "growth curves"),
-        "<details><summary>All weighings (g)</summary>" + report.table(wide, 0) + "</details>")
+        (f"Gelfand et al. (1990), BUGS Examples Vol. 1 'Rats': " if bundled else
+         f"Source: {Path(source).name or source}: ")
+        + f"{frame.rat.nunique()} rats, {len(frame)} weighings (grams) at ages {ages} "
+          "days" + (f". Source: {DATA.name}; see data/README.md." if bundled else ".")),
+        report.figure(growth_figure(frame, fits["NUTS"]), "growth curves"),
+        "<details><summary>All weighings (g)</summary>" + report.table(wide, 0)
+        + "</details>")
     rep.section("Model and hyperparameters", report.para(
-        "Y_ij ~ N(alpha_i + beta_i x_ij, sigma^2) with x_ij the age in days, uncentred, so "
-        "alpha_i is rat i's weight at birth and beta_i its daily gain; "
-        "theta_i = (alpha_i, beta_i) ~ N(theta_0, Sigma); sigma^2 ~ IG(a, b); "
-        "theta_0 ~ N(eta, C); Sigma ~ Inv-Wishart(rho R, rho), i.e. Sigma^-1 ~ "
-        "Wishart((rho R)^-1, rho)."), report.table(hyper_table(), 3, index=False),
+        "NUTS samples rats_conjugate.stan (the notes' model as written, every rat's "
+        "line a parameter) and rats_marginal.stan (the same posterior with the lines "
+        "integrated out); the Gibbs sampler (pystan_models/gibbs_rats.py) draws the "
+        "notes' full conditionals of the same model. The programs' own descriptions:"),
+        report.models(fits.values()),
+        report.table(r.table("hyperparameters"), 3, index=False),
         report.para(
         "These are the values of BUGS Examples Vol. 2 'Birats', which states that they "
         "are equivalent to Gelfand et al.'s: tau_c ~ Gamma(0.001, 0.001) on the precision "
-        "1/sigma^2 (so sigma^2 ~ IG(0.001, 0.001)); N(0, precision 10^-6) on each "
-        "component of theta_0; and dwish(Omega, 2) with Omega = diag(200, 0.2) on the "
-        "precision matrix Sigma^-1. BUGS parameterises the Wishart by the inverse of the "
-        "usual scale, so this is Sigma ~ Inv-Wishart(Omega, 2): rho = 2, as small as "
-        "BUGS allows (the rank of Sigma; the vaguest choice), and rho R = Omega, R = "
-        "diag(100, 0.1), a prior guess at the order of magnitude of Sigma (intercepts "
-        "varying by about 10 g between rats, slopes by about 0.3 g/day). The inverse "
-        "gamma(0.001, 0.001) prior is kept only because this example replicates the "
-        "notes and BUGS; elsewhere the project uses weakly informative priors on scales. "
+        "1/sigma^2; N(0, precision 10^-6) on each component of theta_0; and "
+        "dwish(Omega, 2) with Omega = diag(200, 0.2) on the precision matrix Sigma^-1. "
+        "BUGS parameterises the Wishart by the inverse of the usual scale, so this is "
+        "Sigma ~ Inv-Wishart(Omega, 2): rho = 2, the vaguest choice BUGS allows, and "
+        "R = diag(100, 0.1), a prior guess at the order of magnitude of Sigma "
+        "(intercepts varying by about 10 g between rats, slopes by about 0.3 g/day). "
         "With rho = 2 the inverse Wishart prior has no finite mean: it is very diffuse, "
         "and the 30 rats dominate it.", "note"))
     rep.section("Starting values", report.para(
@@ -324,58 +428,60 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
         f"least-squares line, Sigma and sigma^2 scaled by factors between e^-3 and e^1, "
         f"each theta_i drawn from N(theta_0, Sigma). {opts.iter_warmup} iterations are "
         f"dropped and {opts.iter_sampling} kept per chain (the notes: 500 iterations, "
-        f"the first 100 dropped)."), report.table(inits_table(inits), 2))
-    both = shown(table, list(runs))
-    for k, v in z.items():
-        both[f"|NUTS - {k}| / MCSE"] = v.map(lambda e: f"{e:.2f}").values
+        f"the first 100 dropped)."), report.table(r.table("inits"), 2))
+    both = shown(r.table("posterior"), list(fits))
+    comp = r.table("comparison")
+    for k in fits:
+        if k in comp.index.get_level_values("sampler"):
+            z = comp.loc[k, "difference / combined MCSE"]
+            both[f"(NUTS - {k}) / MCSE"] = [f"{v:.2f}" for v in z.loc[MAIN]]
     rep.section("Posterior summaries: NUTS vs Gibbs", report.table(both),
-        report.para("Posterior mean (sd). BUGS: MultiBUGS "
-                    "Birats results (2 chains x 20,000 draws after 1,000). Last columns: "
-                    "the difference between two samplers' posterior means divided by its "
-                    "Monte Carlo standard error, sqrt(MCSE_1^2 + MCSE_2^2); values beyond "
-                    "about 3 would mean a real disagreement.", "note"))
+        report.para("Posterior mean (sd). BUGS: MultiBUGS Birats results (2 chains x "
+                    "20,000 draws after 1,000). Last columns: the difference between "
+                    "NUTS's and the other sampler's posterior means in units of its "
+                    "Monte Carlo standard error. " + MCSE_NOTE, "note"))
     rep.section("Posterior densities of the population intercept and slope",
-                report.figure(density_figure(runs), "kernel densities of theta_0"),
+                report.figure(density_figure(fits), "kernel densities of theta_0"),
                 report.para("Each curve is drawn over that sampler's 99% highest-density "
                             "interval; the dots mark the posterior means.", "note"))
-    rep.section("Trace plots", *[report.figure(trace_figure(k, r), f"{k} trace")
-                                 for k, r in runs.items()])
+    rep.section("Trace plots", *[report.figure(trace_figure(k, f), f"{k} trace")
+                                 for k, f in fits.items()])
+    eff = r.table("efficiency")
     rep.section("Effective samples per second", report.para(
         "NUTS: rats_conjugate.stan, every theta_i a parameter (66 in all), as the notes "
         "write the model. NUTS marginal: rats_marginal.stan, the same posterior with "
         "each theta_i integrated out, y_i ~ N(X_i theta_0, X_i Sigma X_i' + sigma^2 I), "
         "so NUTS moves in 6 dimensions (centred age, dense metric), and rats weighed at "
         "the same ages share one set of 2 x 2 algebra in each gradient; theta_i is then "
-        "drawn exactly from its full "
-        "conditional N(D_i d_i, D_i) in generated quantities. Gibbs: the notes' sampler, "
-        "all chains advanced together in numpy."), report.table(
-        eff, {"wall time (s)": 2, "min bulk ESS": 0, "min bulk ESS / s": 1,
-              "bulk ESS / s, alpha_0": 1, "bulk ESS / s, beta_0": 1,
-              "NUTS step size": 3, "leapfrog steps per draw": 1, eff.columns[-1]: 1}),
-        report.para("Wall time includes warmup (and, for Stan, starting the processes and "
-                    "reading their output). Stan runs its chains as parallel processes; "
-                    "the Gibbs chains share one Python process. Worst parameter: the "
-                    "population parameter with the smallest bulk ESS. Timings depend on "
-                    "the machine and its load; the ratios are the point. NUTS adapts its step "
-                    "size and metric during warmup: with only 100 warmup iterations (the "
-                    "notes' run) adaptation is cut short, the step size stays small and "
-                    "each draw costs many leapfrog steps; for a fair speed comparison run "
-                    "with --chains 4 --iter-warmup 1000 --iter-sampling 1000.", "note"))
-    rep.section("Provenance", cli.provenance(
-        rep.fits, opts, f"Gibbs sampler: pystan_models/gibbs_rats.py, numpy "
-                                f"{np.__version__}, seed {opts.seed}, "
-                                f"{gibbs.seconds:.2f} s."))
-    return rep
+        "drawn exactly from its full conditional N(D_i d_i, D_i) in generated "
+        "quantities. Gibbs: the notes' sampler (pystan_models/gibbs_rats.py, numpy "
+        f"{np.__version__}, seed {opts.seed}), all chains advanced together in numpy."),
+        report.table(eff, {"compile (s)": 1, "sampling (s)": 2, "min bulk ESS": 0,
+                           "min bulk ESS / s": 1, "bulk ESS / s, alpha_0": 1,
+                           "bulk ESS / s, beta_0": 1, "step size": 3,
+                           "leapfrog steps per draw": 1,
+                           f"ESS / s vs {eff.index[0]}": 1}),
+        report.para("Sampling time includes warmup (and, for Stan, starting the processes "
+                    "and reading their output). Stan runs its chains as parallel "
+                    "processes; the Gibbs chains share one Python process. Worst "
+                    "parameter: the population parameter with the smallest bulk ESS. "
+                    "Timings depend on the machine and its load; the ratios are the "
+                    "point. NUTS adapts its step size and metric during warmup: with "
+                    "only 100 warmup iterations (the notes' run) adaptation is cut "
+                    "short, the step size stays small and each draw costs many leapfrog "
+                    "steps; for a fair speed comparison run with "
+                    f"{LONGER}.", "note"))
 
 
-def hyper_table() -> pd.DataFrame:
-    h = HYPER
+def hyper_table(h: gibbs_rats.Hyper = HYPER) -> pd.DataFrame:
     return pd.DataFrame({
         "hyperparameter": ["a", "b", "eta", "C", "rho", "R", "rho R"],
         "value": [f"{h.a:g}", f"{h.b:g}", str(list(h.eta)), _mat(h.C), f"{h.rho:g}",
                   _mat(h.R), _mat(h.rho * np.asarray(h.R))],
         "role": ["sigma^2 ~ IG(a, b): shape", "scale", "prior mean of theta_0",
-                 "prior covariance of theta_0 (sd 1000)", "Inv-Wishart degrees of freedom",
+                 "prior covariance of theta_0 (sd "
+                 + ", ".join(f"{v:g}" for v in np.sqrt(np.diag(np.asarray(h.C, float))))
+                 + ")", "Inv-Wishart degrees of freedom",
                  "prior guess at Sigma's scale", "Inv-Wishart scale matrix (BUGS Omega)"]})
 
 
@@ -398,7 +504,8 @@ def inits_table(inits: list[dict]) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     def extend(p):
         p.add_argument("--data", default=DATA, help="rats CSV (default: %(default)s)")
-    return cli.run("rats", __doc__.splitlines()[0], analyse, argv, extend, defaults=DEFAULTS)
+    return cli.main(sys.modules[__name__], __doc__.splitlines()[0], argv, extend,
+                    DEFAULTS)
 
 
 if __name__ == "__main__":

@@ -104,3 +104,98 @@ def test_interrupted_run_resumes(sandbox, cmdstan_home):
     assert sorted(again["mu"]) == sorted(first["mu"])  # same seeds, same ranks
     with pytest.raises(Exception, match="other settings"):
         calibrate.calibrate(target, 4, results, **{**kw, "seed": 4})
+
+
+# --- on Dask ---------------------------------------------------------------------
+
+@pytest.fixture
+def two_workers():
+    client = calibrate.client_for(None, workers=2)
+    yield client
+    client.close()
+    client.cluster.close()
+
+
+def _settings(program, **kw):
+    return calibrate.Settings(program, **{"seed": 5, "draws": 19, "thin": 1,
+                                          "warmup": 300, **kw})
+
+
+@pytest.mark.slow
+def test_a_killed_worker_loses_nothing_and_changes_nothing(sandbox, cmdstan_home,
+                                                           two_workers):
+    """One of two workers is killed while fits run: the calibration still records
+    exactly N replications, each once, with the ranks of a clean run."""
+    import os
+    import signal
+    target = calibrate.Target("normal_right", ["mu", "sigma"], simulate_normal)
+    settings = _settings("normal_right", warmup=3000)
+    n = 16
+    exe = programs.load("normal_right", quiet=True).exe_file
+    clean = {i: calibrate.replicate(target, settings, i, exe)["ranks"] for i in range(n)}
+    recorded, killed = [], []
+
+    def record(program, result):
+        recorded.append(result)
+        if len(recorded) == 3 and not killed:      # mid-run: kill a busy worker
+            pids = two_workers.run(os.getpid)
+            victim = sorted(pids.values())[0]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    calibrate.run([(target, settings, i) for i in range(n)], two_workers, record,
+                  progress=False)
+    assert killed, "a worker was killed"
+    assert sorted(r["replication"] for r in recorded) == list(range(n)), "each once"
+    assert all("ranks" in r for r in recorded), [r for r in recorded if "failed" in r]
+    assert {r["replication"]: r["ranks"] for r in recorded} == clean
+    print(f"fault test: killed worker pid {killed[0]} after 3 of {n} results; "
+          f"{len(recorded)} recorded, ranks identical to the clean run")
+
+
+@pytest.mark.slow
+def test_failed_fits_are_recorded_with_their_reason_once(sandbox, cmdstan_home, tmp_path,
+                                                          two_workers):
+    def broken_data(rng):   # the program needs N and y: CmdStan refuses the data
+        truth, data = simulate_normal(rng)
+        return truth, {"N": data["N"], "y": data["y"][:3]}
+    target = calibrate.Target("normal_right", ["mu", "sigma"], broken_data)
+    results = tmp_path / "broken.jsonl"
+    ranks = calibrate.calibrate(target, 4, results, client=two_workers, progress=False,
+                                seed=5, draws=19, thin=1, warmup=100)
+    assert len(ranks) == 0 and sorted(ranks.attrs["failed"]) == [0, 1, 2, 3]
+    assert all("RuntimeError" in why or "Error" in why
+               for why in ranks.attrs["failed"].values())
+    again = calibrate.calibrate(target, 4, results, client=two_workers, progress=False,
+                                seed=5, draws=19, thin=1, warmup=100)
+    assert len(results.read_text().splitlines()) == 5, "not retried, not recorded twice"
+    assert sorted(again.attrs["failed"]) == [0, 1, 2, 3]
+    slow = calibrate.Target("normal_right", ["mu", "sigma"], simulate_normal)
+    timed = calibrate.calibrate(slow, 2, tmp_path / "timeout.jsonl", client=two_workers,
+                                progress=False, seed=5, draws=19, thin=1, warmup=100,
+                                timeout=0.001)
+    assert sorted(timed.attrs["failed"]) == [0, 1]
+    assert all("imeout" in why for why in timed.attrs["failed"].values())
+
+
+@pytest.mark.slow
+def test_workers_compile_through_one_shared_cache(tmp_path, monkeypatch, cmdstan_home):
+    """Two workers on one empty cache folder, each compiling the program itself (as
+    on a cluster): one executable lands in the cache, every replication runs."""
+    from pystan_models.calibration_targets import TARGETS
+    monkeypatch.setenv("PYSTAN_MODELS_CACHE", str(tmp_path / "shared-cache"))
+    client = calibrate.client_for(None, workers=2)
+    try:
+        target = TARGETS["schools_noncentered"]
+        got = []
+        calibrate.run([(target, _settings(target.program), i) for i in range(4)], client,
+                      lambda program, r: got.append(r), progress=False, compile_here=False)
+    finally:
+        client.close()
+        client.cluster.close()
+    assert sorted(r["replication"] for r in got) == [0, 1, 2, 3]
+    assert all("ranks" in r for r in got), got
+    exes = [p for p in (tmp_path / "shared-cache").rglob("schools_noncentered")
+            if p.is_file()]
+    assert len(exes) == 1, exes
+    assert not [p for p in (tmp_path / "shared-cache").rglob(".*-*") if p.is_dir()]

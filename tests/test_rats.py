@@ -1,14 +1,16 @@
-"""Rats: data checks, the Gibbs full conditionals against known answers, NUTS vs
-Gibbs against each other and against the published BUGS Birats posterior."""
+"""Rats: data checks, the answer's logic, the Gibbs full conditionals against known
+answers, NUTS vs Gibbs against each other and against the published BUGS Birats
+posterior, and the library's shape (analyse on a frame, render, the command line)."""
 import re
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 import pytest
 
 from pystan_models import gibbs_rats, rats
 from pystan_models.errors import DataError, PystanModelsError
-from pystan_models.fitting import RunOptions, posterior_table, sample
+from pystan_models.fitting import Fit, RunOptions, mcse_comparison, sample
 
 from conftest import assert_near_reference, assert_self_contained
 
@@ -51,6 +53,35 @@ def test_bad_file_is_refused_naming_file_row_and_column(tmp_path, text, pattern)
     assert str(path) in str(err.value)
 
 
+@pytest.mark.parametrize("change, pattern", [
+    (lambda f: f.assign(weight=f.weight.where(f.index != 2, 0)),
+     r"^data frame, row 3, column 'weight' \(value 0(\.0)?\): must be positive"),
+    (lambda f: f.assign(age_days=f.age_days.astype(object).where(f.index != 4, "ten")),
+     r"^data frame, row 5, column 'age_days' \(value 'ten'\): is not a finite number"),
+    (lambda f: f[f.rat != 7], r"^data frame, column 'rat'.*rat\(s\) 7 have no rows"),
+    (lambda f: f.drop(columns="weight"), r"^data frame: missing column\(s\) weight"),
+])
+def test_bad_frame_is_refused_naming_column_and_row(change, pattern):
+    """analyse(frame) runs the same checks as a file, before anything compiles."""
+    frame = change(rats.load().copy())
+    with pytest.raises(DataError, match=pattern):
+        rats.analyse(frame, quiet=True)
+
+
+def test_bad_run_options_are_refused_before_sampling():
+    with pytest.raises(PystanModelsError, match="unknown option"):
+        rats.analyse(chain=3)
+    with pytest.raises(PystanModelsError, match="iter-sampling"):
+        rats.analyse(iter_sampling=1)
+
+
+def test_frame_in_memory_is_the_file():
+    frame = rats.load()
+    again = rats.load(frame.sample(frac=1, random_state=1))   # shuffled rows: sorted again
+    pd.testing.assert_frame_equal(again, frame, check_dtype=False)
+    assert again.attrs["source"] == "data frame" and frame.attrs["source"] == str(rats.DATA)
+
+
 def test_rows_are_sorted_by_rat_then_age(tmp_path):
     frame = rats.load(write(tmp_path, "2,15,200\n1,15,199\n2,8,150\n1,8,151\n"))
     assert frame.rat.tolist() == [1, 1, 2, 2] and frame.age_days.tolist() == [8, 15, 8, 15]
@@ -69,11 +100,16 @@ def test_bad_hyperparameters_are_refused(change, pattern):
 
 
 def test_stan_data_dict():
+    """The collection's contract: N, K, X (no intercept column), y, J, group,
+    prior_only, pointwise; and the hyperparameters."""
     data = rats.stan_data(rats.load())
-    assert data["N"] == 150 and data["J"] == 30
-    assert len(data["rat"]) == len(data["x"]) == len(data["y"]) == 150
-    assert all(isinstance(v, int) for v in data["rat"]) and data["rat"][5] == 2
-    assert data["x"][:5] == [8, 15, 22, 29, 36]   # uncentred age: alpha_i is at birth
+    assert data["N"] == 150 and data["J"] == 30 and data["K"] == 1
+    assert len(data["group"]) == len(data["X"]) == len(data["y"]) == 150
+    assert all(isinstance(v, int) for v in data["group"]) and data["group"][5] == 2
+    assert np.shape(data["X"]) == (150, 1)
+    assert [r[0] for r in data["X"][:5]] == [8, 15, 22, 29, 36]   # uncentred: alpha at birth
+    assert data["y"][:2] == [151, 199]
+    assert data["prior_only"] == 0 and rats.stan_data(rats.load(), prior_only=True)["prior_only"] == 1
     assert data["C"] == [[1e6, 0.0], [0.0, 1e6]] and data["R"] == [[100.0, 0.0], [0.0, 0.1]]
     assert data["rho"] * np.asarray(data["R"]) == pytest.approx(np.diag([200, 0.2]))  # Omega
     assert data["a"] == data["b"] == 0.001
@@ -99,6 +135,128 @@ def test_centred_inits_are_the_same_points():
         np.testing.assert_allclose(A @ c["theta_0c"], i["theta_0"])
         np.testing.assert_allclose(A @ np.asarray(c["Sigma_c"]) @ A.T, i["Sigma"], atol=1e-9)
         assert c["sigma_sq"] == i["sigma_sq"] and "theta" not in c
+
+
+# --- the answer follows the numbers (no sampling) -----------------------------------
+
+def table(means=None, ess=1000.0, mcse_scale=1.0):
+    """A posterior table like the notes' run's (NUTS, seed 20261125), with the
+    given means, bulk ESS and MCSEs scaled."""
+    base = {"birth_weight": (106.53, 2.32, 0.066), "daily_gain": (6.188, 0.106, 0.0029),
+            "sigma": (6.155, 0.488, 0.019), "sd_alpha": (10.80, 1.87, 0.072),
+            "sd_beta": (0.499, 0.092, 0.0043), "corr_theta": (-0.072, 0.256, 0.013)}
+    rows = {}
+    for p, (m, sd, mcse) in base.items():
+        m = (means or {}).get(p, m)
+        rows[p] = {"mean": m, "sd": sd, "2.5%": m - 2 * sd, "97.5%": m + 2 * sd,
+                   "ess_bulk": ess.get(p, 1000.0) if isinstance(ess, dict) else ess,
+                   "mcse_mean": mcse * mcse_scale}
+    return pd.DataFrame(rows).T
+
+
+def fits_of(tables: dict, problems: dict | None = None, notes: dict | None = None):
+    """Fits with given posterior tables (cached, as analyse leaves them) and
+    diagnostics: what rats.answer reads, without sampling."""
+    return {k: Fit(k, None, None, 1.0, problems=(problems or {}).get(k, []),
+                   main=rats.MAIN, notes=(notes or {}).get(k, []),
+                   summaries={tuple(rats.MAIN): t}) for k, t in tables.items()}
+
+
+def eff_table(rates=(100.0, 800.0, 700.0)):
+    return pd.DataFrame({"min bulk ESS / s": rates},
+                        index=["NUTS", "NUTS marginal", "Gibbs"])
+
+
+SHORT_GIBBS = "bulk ESS as low as 263 (corr_theta); below 300 (100 per chain)"
+
+
+def test_answer_says_the_gibbs_run_is_short_and_claims_no_agreement():
+    """Issue 15: at the notes' defaults the Gibbs run's bulk ESS (263) is below the
+    300 the diagnostics ask for; the answer must say the run is short, not that
+    the samplers agree, and qualify the speed ratio."""
+    tables = {"NUTS": table(), "NUTS marginal": table({"birth_weight": 106.62}),
+              "Gibbs": table({"birth_weight": 106.45}, ess={"corr_theta": 263.0},
+                             mcse_scale=1.3)}
+    problems = {"NUTS": [], "NUTS marginal": [], "Gibbs": [SHORT_GIBBS]}
+    text = rats.answer(fits_of(tables, problems), eff_table(), chains=3)
+    assert "The Gibbs run is short" in text and "263 (corr_theta)" in text
+    assert "below the 300" in text and "run longer chains" in text
+    assert "Gibbs gives" not in text and "the two agree" not in text.split("Gibbs run")[1]
+    assert "As far as this run goes, its posterior means are within" in text
+    assert "; rough, as the ESS of Gibbs comes from a short run." in text
+    # the clean marginal run is compared outright
+    assert "NUTS marginal gives 106.6 g" in text and "the two agree" in text
+    assert "weighs about 107 g at birth" in text and "by NUTS" in text
+    assert "as fast as plain NUTS (100 per second)" in text
+
+
+def test_tables_answer_and_comparisons_reuse_each_fits_one_posterior_table():
+    """Issue 10: the posterior table is computed once per fit. These fits have no
+    draws at all (idata None), only their cached tables: everything but the
+    efficiency table (which counts ESS on the draws) is built from those."""
+    tables = {"NUTS": table(), "NUTS marginal": table(), "Gibbs": table({"sigma": 6.2})}
+    fits = fits_of(tables)
+    side = rats.side_by_side(fits)
+    assert side.loc["sigma", "Gibbs mean"] == 6.2 and side.loc["sigma", "BUGS mean"] == 6.149
+    comp = rats.comparisons(fits)
+    assert set(comp) == {"NUTS marginal", "Gibbs"}
+    assert comp["Gibbs"].loc["sigma", "difference / combined MCSE"] == pytest.approx(
+        (6.155 - 6.2) / np.hypot(0.019, 0.019))
+    assert "the two agree" in rats.answer(fits, eff_table(), chains=3)
+    shown = rats.shown(side, list(fits))
+    assert shown.loc["sigma: residual sd (g)", "Gibbs mean (sd)"] == "6.200 (0.488)"
+
+
+def test_a_quick_runs_noted_shortfall_is_still_called_short():
+    """Under --quick an ESS shortfall is a note, not a failure; the answer must
+    still not claim agreement from it."""
+    tables = {"NUTS": table(), "NUTS marginal": table(),
+              "Gibbs": table(ess={"corr_theta": 263.0})}
+    notes = {"Gibbs": [SHORT_GIBBS + " — expected with --quick's short chains"]}
+    text = rats.answer(fits_of(tables, notes=notes), eff_table(), chains=3)
+    assert "The Gibbs run is short" in text and "Gibbs gives" not in text
+
+
+def test_answer_says_agree_only_when_the_means_are_within_monte_carlo_error():
+    clean = {"NUTS": [], "NUTS marginal": [], "Gibbs": []}
+    agree = {"NUTS": table(), "NUTS marginal": table(), "Gibbs": table({"sigma": 6.2})}
+    text = rats.answer(fits_of(agree, clean), eff_table(), chains=3)
+    assert text.count("the two agree") == 2 and "rough" not in text
+    assert "the numpy Gibbs sampler is 7.0 times" in text
+    # Gibbs's sigma 10 combined MCSEs away from NUTS's
+    off = {**agree, "Gibbs": table({"sigma": 6.155 + 10 * np.hypot(0.019, 0.019)})}
+    text = rats.answer(fits_of(off, clean), eff_table(), chains=3)
+    assert text.count("the two agree") == 1
+    assert "the two do not agree: their posterior means of sigma differ by 10.0" in text
+    # a short run that also disagrees says so, without claiming agreement
+    text = rats.answer(fits_of(off, {**clean, "Gibbs": [SHORT_GIBBS]}), eff_table(),
+                       chains=3)
+    assert "differ from NUTS's by up to 10.0 Monte Carlo standard errors (sigma)" in text
+
+
+def test_answer_does_not_compare_a_failed_run():
+    tables = {"NUTS": table(), "NUTS marginal": table(), "Gibbs": table()}
+    problems = {"NUTS": [], "NUTS marginal": ["R-hat up to 1.080 (sd_beta); chains disagree"],
+                "Gibbs": []}
+    text = rats.answer(fits_of(tables, problems), eff_table(), chains=3)
+    assert "The NUTS marginal run failed its diagnostics (R-hat up to 1.080" in text
+    assert "not compared" in text and text.count("the two agree") == 1
+    assert "integrated out is" not in text      # nor timed: its ESS means nothing
+    # NUTS itself failed: the estimates come from the next clean sampler, no speed-up
+    problems = {"NUTS": ["3 of 1200 transitions diverged (0.2%); ..."], "NUTS marginal": [],
+                "Gibbs": []}
+    text = rats.answer(fits_of(tables, problems), eff_table(), chains=3)
+    assert "by NUTS marginal" in text and "The NUTS run failed" in text
+    assert "as fast as" not in text
+
+
+def test_answer_states_no_estimates_when_every_run_failed():
+    tables = {k: table(ess=150.0) for k in ("NUTS", "NUTS marginal", "Gibbs")}
+    short = "bulk ESS as low as 150 (sigma); below 300 (100 per chain)"
+    text = rats.answer(fits_of(tables, {k: [short] for k in tables}), eff_table(),
+                       chains=3)
+    assert "No sampler passed its diagnostics" in text and "states no estimates" in text
+    assert "g at birth" not in text and "agree" not in text
 
 
 # --- the Gibbs full conditionals against known answers ----------------------------
@@ -281,7 +439,8 @@ def test_large_sample_posterior_concentrates_on_the_truth():
     y = theta[rat, 0] + theta[rat, 1] * x + rng.normal(0, truth["sigma"], rat.size)
     d = gibbs_rats.Design.of(rat, x, y, k)
     init = {"theta_0": [0.0, 0.0], "Sigma": np.eye(2), "sigma_sq": 1.0}
-    run = gibbs_rats.sample(d, HYPER, [init, init], 100, 300, seed=5)
+    run = gibbs_rats.sample(d, HYPER, [init, init], RunOptions(2, 100, 300, 5, True))
+    assert run.program == "rats_gibbs" and run.fit is None and run.problems == []
     post = run.idata.posterior
     for name, true in [("birth_weight", 105.0), ("daily_gain", 6.2), ("sigma", 6.0),
                        ("sd_alpha", 10.0), ("sd_beta", 0.5), ("corr_theta", 0.3)]:
@@ -295,27 +454,32 @@ def test_gibbs_is_reproducible_and_shaped():
     inits = rats.initial_values(frame, 2, seed=3)
     opts = RunOptions(chains=2, iter_warmup=5, iter_sampling=7, seed=9, quiet=True)
     a, b = rats.fit_gibbs(frame, opts, inits), rats.fit_gibbs(frame, opts, inits)
+    assert isinstance(a, Fit) and a.sampler == "Gibbs (numpy)" and a.stan_path is None
     np.testing.assert_array_equal(a.idata.posterior["theta"], b.idata.posterior["theta"])
     post = a.idata.posterior
     assert post["theta"].shape == (2, 7, 30, 2) and post["Sigma"].shape == (2, 7, 2, 2)
     assert list(post["coef"].values) == ["alpha", "beta"]
+    with pytest.raises(PystanModelsError, match="2 starting points for 3 chains"):
+        gibbs_rats.sample(rats.design(frame), HYPER, inits, RunOptions(3, 1, 2, 1, True))
 
 
 # --- NUTS and Gibbs on the rats --------------------------------------------------
 
 @pytest.fixture(scope="module")
-def runs(cmdstan_home):
-    frame = rats.load()
-    inits = rats.initial_values(frame, NOTES.chains, NOTES.seed)
-    return {"NUTS": rats.fit_nuts(frame, NOTES, inits),
-            "NUTS marginal": rats.fit_nuts(frame, NOTES, inits, program="rats_marginal"),
-            "Gibbs": rats.fit_gibbs(frame, NOTES, inits)}
+def results(cmdstan_home):
+    """The library call: the notes' data and run (the defaults), seed fixed."""
+    return rats.analyse(seed=NOTES.seed, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def runs(results):
+    return results.fits
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sampler", ["NUTS", "NUTS marginal", "Gibbs"])
 def test_average_rat_weighs_about_106g_at_birth_and_gains_6_2g_a_day(runs, sampler):
-    table = posterior_table(runs[sampler].idata, rats.MAIN)
+    table = runs[sampler].table(rats.MAIN)
     assert 104 <= table.loc["birth_weight", "mean"] <= 109
     assert 6.0 <= table.loc["daily_gain", "mean"] <= 6.4
     # BUGS Birats (20,000 draws) is the same posterior: only Monte Carlo error (ours,
@@ -326,11 +490,15 @@ def test_average_rat_weighs_about_106g_at_birth_and_gains_6_2g_a_day(runs, sampl
     assert table.loc["daily_gain", "sd"] == pytest.approx(0.1063, rel=0.2)
 
 
+def z_scores(a, b, var_names=rats.MAIN):
+    return mcse_comparison(a, b, var_names)["difference / combined MCSE"].abs()
+
+
 @pytest.mark.slow
 def test_nuts_and_gibbs_agree_within_monte_carlo_error(runs):
-    z = rats.agreement(runs, "NUTS", "Gibbs")
+    z = z_scores(runs["NUTS"], runs["Gibbs"])
     assert (z < 4).all(), z.to_dict()
-    t = {k: posterior_table(r.idata, rats.MAIN) for k, r in runs.items()}
+    t = {k: f.table(rats.MAIN) for k, f in runs.items()}
     # and their spreads match: posterior sd within 20% (ESS of a few hundred)
     ratio = t["NUTS"]["sd"] / t["Gibbs"]["sd"]
     assert ratio.between(0.8, 1.25).all(), ratio.to_dict()
@@ -341,9 +509,9 @@ def test_marginal_program_has_the_plain_programs_posterior(runs):
     """Integrating theta_i out and drawing it back must not change the posterior:
     population parameters and all 60 rat-level coefficients agree within Monte
     Carlo error (max over 60 comparisons: 4.5 MCSE), with matching spreads."""
-    z = rats.agreement(runs, "NUTS", "NUTS marginal")
+    z = z_scores(runs["NUTS"], runs["NUTS marginal"])
     assert (z < 4).all(), z.to_dict()
-    z_theta = rats.agreement(runs, "NUTS", "NUTS marginal", var_names=["theta"])
+    z_theta = z_scores(runs["NUTS"], runs["NUTS marginal"], ["theta"])
     assert len(z_theta) == 60 and z_theta.max() < 4.5, z_theta.nlargest(3).to_dict()
     sd = {k: runs[k].idata.posterior["theta"].std(("chain", "draw")).values
           for k in ("NUTS", "NUTS marginal")}
@@ -363,21 +531,23 @@ def test_short_warmup_still_adapts_the_metric(runs):
 
 
 @pytest.mark.slow
-def test_unbalanced_data_marginal_program_agrees_with_gibbs(tmp_path, cmdstan_home):
-    """Rats with 1 to 5 weighings (some rows dropped): the marginal program's
-    per-rat algebra and the Gibbs sampler's must still give the same posterior."""
+def test_unbalanced_frame_in_memory_marginal_program_agrees_with_gibbs(cmdstan_home):
+    """analyse on a DataFrame in memory: rats with 1 to 5 weighings (some rows
+    dropped); the marginal program's per-rat algebra and the Gibbs sampler's must
+    still give the same posterior, and the answer follows the diagnostics."""
     frame = rats.load()
     keep = ~((frame.rat <= 10) & (frame.age_days > 8 + 7 * (frame.rat % 5)))
-    path = tmp_path / "rats.csv"
-    frame[keep].to_csv(path, index=False)
-    short = rats.load(path)
+    short = frame[keep].reset_index(drop=True)
     assert sorted(short.groupby("rat").size().unique()) == [1, 2, 3, 4, 5]
-    opts = RunOptions(chains=3, iter_warmup=300, iter_sampling=500, seed=99, quiet=True)
-    inits = rats.initial_values(short, 3, opts.seed)
-    runs = {"NUTS marginal": rats.fit_nuts(short, opts, inits, program="rats_marginal"),
-            "Gibbs": rats.fit_gibbs(short, opts, inits)}
-    z = rats.agreement(runs, "NUTS marginal", "Gibbs")
+    r = rats.analyse(short, chains=3, iter_warmup=300, iter_sampling=500, seed=99,
+                     quiet=True)
+    assert r.data["rats"].attrs["source"] == "data frame" and len(r.data["rats"]) == len(short)
+    z = z_scores(r.fits["NUTS marginal"], r.fits["Gibbs"])
     assert (z < 4).all(), z.to_dict()
+    assert set(r.fits) == {"NUTS", "NUTS marginal", "Gibbs"}
+    problems = r.fits["Gibbs"].problems
+    assert ("Gibbs gives" in r.answer) == (not problems)
+    assert ("The Gibbs run is short" in r.answer) == rats.short_run(problems)
 
 
 @pytest.mark.slow
@@ -412,12 +582,70 @@ def test_pointwise_output_is_the_likelihood_given_the_drawn_lines(program, cmdst
 
 
 @pytest.mark.slow
-def test_efficiency_table(runs):
-    eff = rats.efficiency(runs)
+@pytest.mark.parametrize("program", ["rats_conjugate", "rats_marginal"])
+def test_prior_only_samples_the_prior(program, cmdstan_home):
+    """prior_only = 1 drops the likelihood: with informative hyperparameters the
+    draws follow the priors (theta_0 ~ N(eta, C), sigma^2 ~ IG(a, b), and the rats'
+    lines around theta_0), not the data."""
+    frame = rats.load()
+    opts = RunOptions(chains=2, iter_warmup=300, iter_sampling=500, seed=8, quiet=True)
+    inits = [{"theta": [[90.0, 5.0]] * 30, "theta_0": [90.0, 5.0],
+              "Sigma": [[80.0, 1.0], [1.0, 0.2]], "sigma_sq": 25.0}] * 2
+    if program == "rats_marginal":
+        inits = rats.centred_inits(inits, frame.age_days.mean())
+    data = rats.stan_data(frame, hyper=SHARP, prior_only=True, pointwise=True)
+    coords, dims = rats.coords_dims(frame)
+    f = sample(program, data, opts, main=["theta_0", "sigma"], inits=inits,
+               observed={"y": frame.weight}, coords=coords, dims=dims)
+    t = f.table(["theta_0", "sigma_sq"])
+    sd = np.sqrt(np.diag(SHARP.C))
+    for c, (mean, s) in enumerate(zip(SHARP.eta, sd)):
+        row = t.iloc[c]
+        assert abs(row["mean"] - mean) < 4 * row["mcse_mean"] + 0.1 * s, row
+        assert row["sd"] == pytest.approx(s, rel=0.25)
+    assert t.loc["sigma_sq", "mean"] == pytest.approx(50.0 / (3.0 - 1), rel=0.25)  # b/(a-1)
+    # the data say ~106 g at birth; the prior, 90: the rats' lines follow the prior
+    alphas = f.idata.posterior["theta"].sel(coef="alpha").mean(("chain", "draw"))
+    assert float(alphas.mean()) == pytest.approx(90.0, abs=3.0)
+    assert f.idata.posterior_predictive["y"].shape[-1] == 150
+
+
+@pytest.mark.slow
+def test_efficiency_table(results):
+    eff = results.table("efficiency")   # the engine's, plus ESS/s of alpha_0, beta_0
     assert list(eff.index) == ["NUTS", "NUTS marginal", "Gibbs"]
-    assert eff.iloc[0, -1] == 1.0
-    assert (eff["min bulk ESS / s"] > 0).all() and (eff["wall time (s)"] > 0).all()
+    assert eff["ESS / s vs NUTS"].iloc[0] == 1.0
+    assert (eff["min bulk ESS / s"] > 0).all() and (eff["sampling (s)"] > 0).all()
     assert set(eff["worst parameter"]) <= set(rats.MAIN)
+    # the benchmark pairs rats_conjugate with rats_marginal and rats_gibbs by name
+    assert list(eff["program"]) == ["rats_conjugate", "rats_marginal", "rats_gibbs"]
+    gibbs = results.fits["Gibbs"]
+    assert eff.loc["Gibbs", "bulk ESS / s, alpha_0"] == pytest.approx(
+        gibbs.table(rats.MAIN).loc["birth_weight", "ess_bulk"] / gibbs.seconds)
+
+
+@pytest.mark.slow
+def test_results_tables_and_answer_follow_the_diagnostics(results):
+    """The library shape: named tables, an answer that says what the diagnostics
+    allow, and one posterior table per fit, computed once and reused."""
+    assert {"posterior", "comparison", "efficiency", "hyperparameters", "inits"} <= set(
+        results.tables)
+    with pytest.raises(PystanModelsError, match="no table 'nope'"):
+        results.table("nope")
+    post = results.table("posterior")
+    assert list(post.index) == rats.MAIN and "Gibbs mean" in post and "BUGS mean" in post
+    comp = results.table("comparison")
+    assert set(comp.index.get_level_values("sampler")) == {"NUTS marginal", "Gibbs"}
+    for f in results.fits.values():
+        assert tuple(rats.MAIN) in f.summaries   # the one cached table
+    assert re.search(r"weighs about 10[4-9] g at birth", results.answer)
+    gibbs_problems = results.fits["Gibbs"].problems
+    assert ("Gibbs gives" in results.answer) == (not gibbs_problems)
+    assert ("The Gibbs run is short" in results.answer) == rats.short_run(gibbs_problems)
+    failed = bool(gibbs_problems) and not rats.short_run(gibbs_problems)
+    assert ("The Gibbs run failed its diagnostics" in results.answer) == failed
+    assert results.problems == [f"{k}: {p}" for k, f in results.fits.items()
+                                for p in f.problems]
 
 
 @pytest.mark.slow
