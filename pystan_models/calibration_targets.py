@@ -25,13 +25,15 @@ def _school_se() -> np.ndarray:
 
 
 def simulate_schools(rng):
-    """mu ~ N(0, 5^2), tau ~ half-Cauchy(0, 5), the real eight standard errors."""
+    """mu ~ N(0, 5^2), tau ~ half-Cauchy(0, 5), the real eight standard errors;
+    the data dict from the example's own stan_data (no log_lik or y_rep)."""
+    import pandas as pd
     sigma = _school_se()
     mu, tau = rng.normal(0, 5), abs(5 * rng.standard_cauchy())
     theta = rng.normal(mu, tau, size=sigma.size)
     y = rng.normal(theta, sigma)
-    data = {"J": sigma.size, "y": y.tolist(), "sigma": sigma.tolist(), "mu_normal": 1,
-            "mu_sd": 5.0, "tau_prior": 3, "nu": 1.0, "s": 1.0, "tau_scale": 5.0}
+    data = schools.stan_data(pd.DataFrame({"effect": y, "se": sigma}), "half_cauchy",
+                             schools.POSTERIORDB_HYPER, pointwise=False)
     return {"mu": mu, "tau": tau, "theta[1]": theta[0]}, data
 
 
@@ -44,13 +46,15 @@ def _seeds_x() -> np.ndarray:
 
 def _simulate_binary(rng, link):
     """alpha, beta_k ~ N(0, 1) (prior_sd = 1 instead of the example's 10, so the
-    simulated data are rarely separated), on the 831-seed design."""
+    simulated data are rarely separated), on the 831-seed design; the data dict
+    from the example's own stan_data (no log_lik or y_rep)."""
+    import pandas as pd
     x = _seeds_x()
     alpha, beta = rng.normal(0, 1), rng.normal(0, 1, size=x.shape[1])
     p = link(alpha + x @ beta)
     y = (rng.random(len(x)) < p).astype(int)
-    data = {"N": len(x), "K": x.shape[1], "x": x.tolist(), "y": y.tolist(),
-            "prior_sd": 1.0, "G": 1, "x_new": x[:1].tolist(), "pointwise": 0}
+    seeds = pd.DataFrame({"seed_type": x[:, 0], "root_extract": x[:, 1], "germinated": y})
+    data = probit.stan_data(seeds, prior_sd=1.0, pointwise=False)
     truth = {"alpha": alpha, **{f"beta[{k + 1}]": b for k, b in enumerate(beta)}}
     return truth, data
 
@@ -72,11 +76,11 @@ def simulate_varying_logistic(rng):
     mu, tau = rng.normal(0, 2.5), abs(rng.normal(0, 1))
     beta = rng.normal(0, 2.5, size=k)
     alpha = mu + tau * rng.normal(size=j)
-    g = rng.integers(1, j + 1, size=n)
+    group = rng.integers(1, j + 1, size=n)
     x = rng.normal(size=(n, k))
-    p = 1 / (1 + np.exp(-(alpha[g - 1] + x @ beta)))
-    data = {"N": n, "K": k, "J": j, "X": x.tolist(), "g": g.tolist(),
-            "y": (rng.random(n) < p).astype(int).tolist()}
+    p = 1 / (1 + np.exp(-(alpha[group - 1] + x @ beta)))
+    data = {"N": n, "K": k, "X": x.tolist(), "y": (rng.random(n) < p).astype(int).tolist(),
+            "J": j, "group": group.tolist(), "prior_only": 0, "pointwise": 0}
     return {"mu": mu, "tau": tau, "beta[1]": beta[0]}, data
 
 

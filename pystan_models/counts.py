@@ -18,14 +18,20 @@ Predictor choice for the roaches: ``roach1 / 100`` (pre-treatment roaches in
 hundreds), as in the rstanarm vignette; this is Gelman & Hill's model with the
 coefficient per 100 roaches.  (``sqrt(roach1)``, used in some case studies,
 tames the skew but is a different model.)
+
+    from pystan_models import counts
+    r = counts.analyse()                              # the bundled data sets
+    r = counts.analyse(roaches_frame, epilepsy_frame, chains=4, seed=1)
+    r.fits["roaches: overdispersed Poisson"].idata
+    r.table("roaches_ppc"), r.answer
+    r.write_report("counts.html")
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
+from pathlib import Path
 
-import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -34,10 +40,18 @@ import xarray as xr
 from scipy import stats
 
 from . import cli, report
-from .data import Column, check_rows, data_file, load_csv
+from .data import Column, check_rows, data_file, prepare
 from .errors import DataError
-from .fitting import Fit, RunOptions, efficiency, loo_compare, posterior_table, sample
+from .fitting import (LOO_NOTE, Fit, RunOptions, draws, efficiency_table, run_options,
+                      sample)
+from .results import Results
 
+with warnings.catch_warnings():   # ArviZ 0.x announces its 1.0 refactor on import
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+DEFAULTS = RunOptions()
+TITLE = "Counts: Poisson, overdispersed and hurdle Poisson regression"
 ROACHES = data_file("roaches.csv")
 EPILEPSY = data_file("epilepsy.csv")
 ROACH_COLUMNS = [Column("y", "count"), Column("roach1"), Column("treatment", "binary"),
@@ -63,71 +77,110 @@ MAIN = {"counts_poisson": ["alpha", "beta"],
         "counts_overdispersed": ["alpha", "beta", "sigma"],
         "counts_hurdle": ["alpha_1", "beta_1", "alpha_2", "beta_2"],
         "counts_overdispersed_grouped": ["alpha", "beta", "sigma", "sigma_group"]}
+# the fits of each data set: label -> program
+ROACH_MODELS = {"Poisson": "counts_poisson", "overdispersed Poisson": "counts_overdispersed",
+                "hurdle Poisson": "counts_hurdle"}
+EPIL_MODEL = "overdispersed Poisson + patient effect"
+EPILEPSY_MODELS = {"Poisson": "counts_poisson", EPIL_MODEL: "counts_overdispersed_grouped"}
+# Gauss-Hermite nodes of the overdispersed programs' log_lik (their `int Q = 20`)
 GH_NODES = 20
+# Pareto k above this: PSIS-LOO is unreliable for the observation
+K_BAD = 0.7
+# the posterior predictive p-value column of the PPC tables
+P_COL = "P(T(y_rep) >= T(y))"
 
 
 # ---------------------------------------------------------------- data
 
-def load_roaches(path=ROACHES) -> pd.DataFrame:
-    frame = load_csv(path, ROACH_COLUMNS)
-    check_rows(path, frame, "roach1", frame.roach1 < 0, "is a negative roach count")
-    _check_varies(path, frame, ["roach1", "treatment", "senior"])
-    return frame
+def _check_roaches(frame: pd.DataFrame, source: str) -> None:
+    check_rows(source, frame, "roach1", frame.roach1 < 0, "is a negative roach count")
+    _check_varies(source, frame, ["roach1", "treatment", "senior"])
 
 
-def load_epilepsy(path=EPILEPSY) -> pd.DataFrame:
-    frame = load_csv(path, EPILEPSY_COLUMNS)
-    check_rows(path, frame, "log_base4",
+def _check_epilepsy(frame: pd.DataFrame, source: str) -> None:
+    check_rows(source, frame, "log_base4",
                ~np.isclose(frame.log_base4, np.log(frame.base / 4), rtol=0, atol=1e-6),
                "is not log(base / 4)")
-    check_rows(path, frame, "log_age",
+    check_rows(source, frame, "log_age",
                ~np.isclose(frame.log_age, np.log(frame.age), rtol=0, atol=1e-6),
                "is not log(age)")
-    check_rows(path, frame, "v4", frame.v4 != (frame.visit == 4), "is not (visit == 4)")
-    check_rows(path, frame, "visit", frame.duplicated(["patient", "visit"]),
+    check_rows(source, frame, "v4", frame.v4 != (frame.visit == 4), "is not (visit == 4)")
+    check_rows(source, frame, "visit", frame.duplicated(["patient", "visit"]),
                "repeats a visit already given for this patient")
     first = frame.groupby("patient").transform("first")
     for col in ("treatment", "base", "age"):
-        check_rows(path, frame, col, frame[col] != first[col],
+        check_rows(source, frame, col, frame[col] != first[col],
                    f"differs from this patient's first row (a patient has one {col})")
-    _check_varies(path, frame, ["log_base4", "treatment", "log_age", "v4"])
-    return frame
+    _check_varies(source, frame, ["log_base4", "treatment", "log_age", "v4"])
 
 
-def _check_varies(path, frame: pd.DataFrame, columns: list[str]) -> None:
+def _check_varies(source, frame: pd.DataFrame, columns: list[str]) -> None:
     for col in columns:
         if frame[col].nunique() < 2:
-            raise DataError(f"{path}, column '{col}': every row has the value "
+            raise DataError(f"{source}, column '{col}': every row has the value "
                             f"{frame[col].iloc[0]!r}, so its coefficient cannot be estimated")
 
 
-def roaches_data(frame: pd.DataFrame) -> dict:
+def _prepare(name: str, data, default: Path, columns: list[Column], check) -> pd.DataFrame:
+    """:func:`prepare`, with the data set named in the message when it is not a file
+    (two data frames in memory would otherwise both be "data frame")."""
+    try:
+        return prepare(data, default, columns, check)
+    except DataError as exc:
+        if data is None or isinstance(data, (str, Path)):
+            raise
+        raise DataError(f"{name} {exc}") from None
+
+
+def load_roaches(data=ROACHES) -> pd.DataFrame:
+    """The validated roaches frame: ``data`` is a CSV path (default: the bundled
+    file) or a DataFrame with columns y, roach1, treatment, senior, exposure2."""
+    return _prepare("roaches", data, ROACHES, ROACH_COLUMNS, _check_roaches)
+
+
+def load_epilepsy(data=EPILEPSY) -> pd.DataFrame:
+    """The validated epilepsy frame (one row per patient and visit): ``data`` is a
+    CSV path (default: the bundled file) or a DataFrame with columns patient, visit,
+    count, treatment, base, age, v4, log_base4, log_age."""
+    return _prepare("epilepsy", data, EPILEPSY, EPILEPSY_COLUMNS, _check_epilepsy)
+
+
+def load(roaches=None, epilepsy=None) -> dict[str, pd.DataFrame]:
+    """Both validated frames, {"roaches": ..., "epilepsy": ...} (as ``Results.data``);
+    each argument is None (the bundled file), a CSV path or a DataFrame."""
+    return {"roaches": load_roaches(roaches), "epilepsy": load_epilepsy(epilepsy)}
+
+
+def roaches_data(frame: pd.DataFrame, **switches) -> dict:
     """Stan data for the roaches: y, X = (roach1/100, treatment, senior), log exposure."""
     X = np.column_stack([frame.roach1 / 100, frame.treatment, frame.senior])
-    return _glm_data(frame.y, X, np.log(frame.exposure2))
+    return _glm_data(frame.y, X, np.log(frame.exposure2), **switches)
 
 
-def epilepsy_data(frame: pd.DataFrame) -> dict:
+def patients(frame: pd.DataFrame) -> np.ndarray:
+    """The patient ids in the order of the programs' group index 1, ..., J."""
+    return pd.factorize(frame.patient)[1].to_numpy()
+
+
+def epilepsy_data(frame: pd.DataFrame, **switches) -> dict:
     """Stan data for Epil model III: X = (log(Base/4), Trt, Trt log(Base/4), log(Age),
     V4); no exposure (every period is 2 weeks); patients as groups."""
     X = np.column_stack([frame.log_base4, frame.treatment, frame.treatment * frame.log_base4,
                          frame.log_age, frame.v4])
-    data = _glm_data(frame["count"], X, np.zeros(len(frame)))
-    codes, patients = pd.factorize(frame.patient)
-    data.update(J=len(patients), group=(codes + 1).tolist())
+    data = _glm_data(frame["count"], X, np.zeros(len(frame)), **switches)
+    codes, uniques = pd.factorize(frame.patient)
+    data.update(J=len(uniques), group=(codes + 1).tolist())
     return data
 
 
-def _glm_data(y, X: np.ndarray, log_exposure) -> dict:
+def _glm_data(y, X: np.ndarray, log_exposure, *, prior_only: bool = False,
+              pointwise: bool = True) -> dict:
+    """The data every count program reads (the grouped one adds J and group):
+    ``prior_only`` switches the likelihood off, ``pointwise`` writes log_lik and y_rep."""
     return {"N": len(y), "K": X.shape[1], "X": X.tolist(),
             "log_exposure": np.asarray(log_exposure, dtype=float).tolist(),
-            "y": [int(v) for v in y]}
-
-
-def gauss_hermite(nodes: int = GH_NODES) -> dict:
-    """Gauss-Hermite nodes and log weights (weight function exp(-x^2))."""
-    x, w = np.polynomial.hermite.hermgauss(nodes)
-    return {"Q": nodes, "gh_x": x.tolist(), "gh_log_w": np.log(w).tolist()}
+            "y": [int(v) for v in y], "prior_only": int(prior_only),
+            "pointwise": int(pointwise)}
 
 
 # ---------------------------------------------------------------- fits
@@ -135,7 +188,7 @@ def gauss_hermite(nodes: int = GH_NODES) -> dict:
 def mle_poisson(frame: pd.DataFrame) -> pd.DataFrame:
     """Maximum-likelihood Poisson regression with offset log(exposure2) (statsmodels)."""
     data = roaches_data(frame)
-    exog = sm.add_constant(np.asarray(data["X"]))
+    exog = sm.add_constant(np.asarray(data["X"]), has_constant="add")
     res = sm.GLM(frame.y, exog, family=sm.families.Poisson(),
                  offset=np.asarray(data["log_exposure"])).fit()
     names = ["alpha"] + [f"beta[{k}]" for k in ROACH_PREDICTORS]
@@ -153,42 +206,27 @@ def _coords(frame: pd.DataFrame, predictors: dict) -> tuple[dict, dict]:
 
 def fit_roaches(frame: pd.DataFrame, opts: RunOptions) -> dict[str, Fit]:
     data = roaches_data(frame)
-    programs = {"Poisson": ("counts_poisson", data),
-                "overdispersed Poisson": ("counts_overdispersed", data | gauss_hermite()),
-                "hurdle Poisson": ("counts_hurdle", data)}
-    fits = {}
-    for label, (program, d) in programs.items():
-        coords, dims = _coords(frame, ROACH_PREDICTORS)
-        fits[label] = sample(program, d, opts, main=MAIN[program], observed={"y": frame.y},
-                             coords=coords, dims=dims)
-    return fits
+    coords, dims = _coords(frame, ROACH_PREDICTORS)
+    return {label: sample(program, data, opts, main=MAIN[program], observed={"y": frame.y},
+                          coords=coords, dims=dict(dims))
+            for label, program in ROACH_MODELS.items()}
 
 
 def fit_epilepsy(frame: pd.DataFrame, opts: RunOptions) -> dict[str, Fit]:
     data = epilepsy_data(frame)
-    fits = {}
-    for label, program, d in [
-            ("Poisson", "counts_poisson", data),
-            ("overdispersed Poisson + patient effect", "counts_overdispersed_grouped",
-             data | gauss_hermite())]:
-        coords, dims = _coords(frame, EPILEPSY_PREDICTORS)
-        coords["patient"] = sorted(frame.patient.unique())
-        dims.update(u=["patient"], b1=["patient"])
-        fits[label] = sample(program, d, opts, main=MAIN[program],
-                             observed={"y": frame["count"]}, coords=coords, dims=dims)
-    return fits
+    coords, dims = _coords(frame, EPILEPSY_PREDICTORS)
+    coords["patient"] = patients(frame)          # unique ids, in the group order
+    dims.update(u=["patient"], b1=["patient"])
+    return {label: sample(program, data, opts, main=MAIN[program],
+                          observed={"y": frame["count"]}, coords=coords, dims=dict(dims))
+            for label, program in EPILEPSY_MODELS.items()}
 
 
 # ---------------------------------------------------------------- checks
 
-def draws(idata: az.InferenceData, name: str, group: str = "posterior") -> np.ndarray:
-    """``name`` as an array (draws, ...) with chains stacked."""
-    da = idata[group][name]
-    return da.values.reshape(-1, *da.shape[2:])
-
-
 def log_rate_without_noise(fit: Fit, data: dict) -> np.ndarray:
-    """Draws x N of log(u_i) + alpha + X_i beta (+ b1 of the group), without epsilon_i."""
+    """Draws x N of log_exposure_i + alpha + X_i beta (+ b1 of the group), without
+    epsilon_i."""
     idata = fit.idata
     eta = (draws(idata, "alpha")[:, None] + draws(idata, "beta") @ np.asarray(data["X"]).T
            + np.asarray(data["log_exposure"]))
@@ -207,6 +245,24 @@ def conditional_log_lik(fit: Fit, data: dict) -> np.ndarray:
     return stats.poisson.logpmf(np.asarray(data["y"]), np.exp(log_rate))
 
 
+def loo_results(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str], dict[str, np.ndarray]]:
+    """The LOO comparison and Pareto-k notes of the engine's ``loo_compare``, plus
+    each fit's Pareto k, from one PSIS-LOO per fit.  (Local: the engine's
+    loo_compare does not hand back the per-fit results, and the report needs the
+    overdispersed fit's k without a second LOO.)"""
+    with warnings.catch_warnings():  # the notes report the k values themselves
+        warnings.simplefilter("ignore")
+        loos = {name: az.loo(f.idata, pointwise=True) for name, f in fits.items()}
+        table = az.compare(loos, ic="loo")
+    k = {name: np.asarray(loo.pareto_k).ravel() for name, loo in loos.items()}
+    notes = [f"{name}: {int((v > K_BAD).sum())} of {v.size} observations have Pareto k > "
+             f"{K_BAD} (max {v.max():.2f}); PSIS-LOO is unreliable for them, so treat this "
+             "comparison with caution (K-fold CV or moment matching would be more "
+             "trustworthy)." for name, v in k.items() if (v > K_BAD).any()]
+    table = table[["rank", "elpd_loo", "p_loo", "elpd_diff", "se", "dse", "weight"]]
+    return table, notes, k
+
+
 def pareto_k(idata: az.InferenceData, log_lik: np.ndarray | None = None) -> np.ndarray:
     """PSIS Pareto k per observation, for the program's log_lik or for ``log_lik``."""
     if log_lik is not None:
@@ -218,11 +274,21 @@ def pareto_k(idata: az.InferenceData, log_lik: np.ndarray | None = None) -> np.n
         return np.asarray(az.loo(idata, pointwise=True).pareto_k)
 
 
+def pareto_k_table(k: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Per log-likelihood: observations with Pareto k above K_BAD, of how many, max k."""
+    return pd.DataFrame({"observations with k > 0.7": [int((v > K_BAD).sum()) for v in k.values()],
+                         "observations": [v.size for v in k.values()],
+                         "max k": [float(v.max()) for v in k.values()]}, index=list(k))
+
+
 def ppc_statistics(y_rep: np.ndarray) -> dict[str, np.ndarray]:
-    """Share of zeros and variance-to-mean ratio of each replicated data set (rows)."""
+    """Share of zeros and variance-to-mean ratio of each replicated data set (rows);
+    the ratio is NaN for a data set of zeros only."""
     y_rep = np.atleast_2d(y_rep)
-    return {"share of zeros": (y_rep == 0).mean(axis=1),
-            "variance / mean": y_rep.var(axis=1, ddof=1) / y_rep.mean(axis=1)}
+    mean = y_rep.mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(mean > 0, y_rep.var(axis=1, ddof=1) / mean, np.nan)
+    return {"share of zeros": (y_rep == 0).mean(axis=1), "variance / mean": ratio}
 
 
 def ppc_table(fits: dict[str, Fit], y) -> pd.DataFrame:
@@ -230,10 +296,10 @@ def ppc_table(fits: dict[str, Fit], y) -> pd.DataFrame:
     rows = []
     for label, f in fits.items():
         for stat, values in ppc_statistics(draws(f.idata, "y", "posterior_predictive")).items():
-            lo, hi = np.quantile(values, [0.025, 0.975])
+            lo, med, hi = np.nanquantile(values, [0.025, 0.5, 0.975])
             rows.append({"model": label, "statistic": stat, "observed": observed[stat],
-                         "replicated median": np.median(values), "2.5%": lo, "97.5%": hi,
-                         "P(T(y_rep) >= T(y))": (values >= observed[stat]).mean()})
+                         "replicated median": med, "2.5%": lo, "97.5%": hi,
+                         P_COL: (values >= observed[stat]).mean()})
     return pd.DataFrame(rows)
 
 
@@ -249,6 +315,8 @@ def ppc_figure(fits: dict[str, Fit], y, data_name: str):
                 xlabel = "log10(variance / mean) of y_rep"
             else:
                 obs, xlabel = observed[stat], "share of zeros in y_rep"
+            with np.errstate(divide="ignore"):   # a ratio of 0 or NaN is not drawn
+                values = values[np.isfinite(values)]
             lo, hi = min(values.min(), obs), max(values.max(), obs)
             pad = 0.08 * (hi - lo or 1)
             if stat == "share of zeros":  # one bin per possible number of zeros
@@ -267,6 +335,14 @@ def ppc_figure(fits: dict[str, Fit], y, data_name: str):
 
 
 # ---------------------------------------------------------------- tables
+
+BUGS_EPIL = {"alpha": -1.288, "beta[Base]": 0.8725, "beta[Trt]": -0.9468,
+             "beta[BT]": 0.3433, "beta[Age]": 0.4549, "beta[V4]": -0.1039,
+             "sigma": 0.3629, "sigma_group": 0.4995}
+BUGS_NAMES = {"alpha": "alpha0", "beta[Base]": "alpha.Base", "beta[Trt]": "alpha.Trt",
+              "beta[BT]": "alpha.BT", "beta[Age]": "alpha.Age", "beta[V4]": "alpha.V4",
+              "sigma": "sigma.b", "sigma_group": "sigma.b1"}
+
 
 def ratio_summary(idata: az.InferenceData, name: str, predictors: dict) -> pd.Series:
     """exp(coefficient): posterior median [95% interval], one string per predictor."""
@@ -291,22 +367,34 @@ def roach_ratio_table(fits: dict[str, Fit], mle: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def coefficient_table(f: Fit, extra: list[str] | None = None) -> pd.DataFrame:
-    return posterior_table(f.idata, f.main + (extra or []))
+def treatment_ratios(fits: dict[str, Fit]) -> pd.DataFrame:
+    """The treatment's rate ratio in each roaches model, posterior median and 95%
+    interval (hurdle: the positive counts' Poisson rate), and the interval's width on
+    the log scale."""
+    rows = {}
+    for label, f in fits.items():
+        name = "beta_2" if "hurdle" in label else "beta"
+        log_rr = f.idata.posterior[name].sel(predictor="treatment").values.ravel()
+        lo, med, hi = np.quantile(log_rr, [0.025, 0.5, 0.975])
+        rows[label] = {"median": np.exp(med), "2.5%": np.exp(lo), "97.5%": np.exp(hi),
+                       "log width": hi - lo}
+    return pd.DataFrame(rows).T
 
 
-def performance_table(fits: dict[str, Fit]) -> pd.DataFrame:
-    return pd.DataFrame([{"data: model": label, **efficiency(f)} for label, f in fits.items()])
+def epilepsy_table(f: Fit) -> pd.DataFrame:
+    """The grouped fit's posterior table (computed once per fit) beside BUGS's means."""
+    table = f.table(MAIN["counts_overdispersed_grouped"]).copy()
+    table.insert(0, "BUGS name", [BUGS_NAMES[i] for i in table.index])
+    table.insert(3, "BUGS mean", [BUGS_EPIL[i] for i in table.index])
+    return table
 
 
-# ---------------------------------------------------------------- report
-
-BUGS_EPIL = {"alpha": -1.288, "beta[Base]": 0.8725, "beta[Trt]": -0.9468,
-             "beta[BT]": 0.3433, "beta[Age]": 0.4549, "beta[V4]": -0.1039,
-             "sigma": 0.3629, "sigma_group": 0.4995}
-BUGS_NAMES = {"alpha": "alpha0", "beta[Base]": "alpha.Base", "beta[Trt]": "alpha.Trt",
-              "beta[BT]": "alpha.BT", "beta[Age]": "alpha.Age", "beta[V4]": "alpha.V4",
-              "sigma": "sigma.b", "sigma_group": "sigma.b1"}
+def bugs_agreement(table: pd.DataFrame, sd_fraction: float = 0.2,
+                   n_mcse: float = 3.0) -> pd.Series:
+    """Whether each posterior mean is within ``sd_fraction`` posterior sd plus
+    ``n_mcse`` Monte Carlo standard errors of the BUGS mean (the test's criterion)."""
+    tol = sd_fraction * table["sd"] + n_mcse * table["mcse_mean"]
+    return (table["mean"] - table["BUGS mean"]).abs() <= tol
 
 
 def progabide_rate_ratio(f: Fit, frame: pd.DataFrame) -> np.ndarray:
@@ -317,135 +405,359 @@ def progabide_rate_ratio(f: Fit, frame: pd.DataFrame) -> np.ndarray:
     return np.exp(log_rr.values.ravel())
 
 
-def _fmt_interval(values: np.ndarray) -> str:
+def interval(values: np.ndarray) -> pd.Series:
+    """Posterior median and 95% interval."""
     lo, med, hi = np.quantile(values, [0.025, 0.5, 0.975])
-    return f"{med:.2f} [{lo:.2f}, {hi:.2f}]"
+    return pd.Series({"median": med, "2.5%": lo, "97.5%": hi})
 
 
-def epilepsy_table(f: Fit) -> pd.DataFrame:
-    table = posterior_table(f.idata, ["alpha", "beta", "sigma", "sigma_group"])
-    table.insert(0, "BUGS name", [BUGS_NAMES[i] for i in table.index])
-    table.insert(3, "BUGS mean", [BUGS_EPIL[i] for i in table.index])
-    return table
+def _fmt_interval(row: pd.Series) -> str:
+    return f"{row['median']:.2f} [{row['2.5%']:.2f}, {row['97.5%']:.2f}]"
 
 
-def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
-    roaches = load_roaches(args.roaches)
-    epilepsy = load_epilepsy(args.epilepsy)
-    r_fits = fit_roaches(roaches, opts)
-    e_fits = fit_epilepsy(epilepsy, opts)
-    rep = report.Report("Counts: Poisson, overdispersed and hurdle Poisson regression")
-    rep.fits = list(r_fits.values()) + list(e_fits.values())
-    rep.problems = [f"{data}, {k}: {p}" for data, fits in
-                    (("roaches", r_fits), ("epilepsy", e_fits))
-                    for k, f in fits.items() for p in f.problems]
+# ---------------------------------------------------------------- the answer
 
-    r_ppc = ppc_table(r_fits, roaches.y)
-    e_ppc = ppc_table(e_fits, epilepsy["count"])
-    r_loo, r_notes = loo_compare(r_fits)
-    e_loo, e_notes = loo_compare(e_fits)
-    mle = mle_poisson(roaches)
+def _ppc_row(table: pd.DataFrame, model: str, stat: str) -> pd.Series:
+    return table[(table.model == model) & (table.statistic == stat)].iloc[0]
+
+
+def _misfit(table: pd.DataFrame, model: str) -> list[str]:
+    """How the model's replications miss the observed statistics (posterior
+    predictive p outside [0.025, 0.975]); empty when they cover both."""
+    words = {"share of zeros": ("too few zeros", "too many zeros"),
+             "variance / mean": ("too little spread", "too much spread")}
+    out = []
+    for stat, (low, high) in words.items():
+        p = _ppc_row(table, model, stat)[P_COL]
+        if p < 0.025:
+            out.append(low)
+        elif p > 0.975:
+            out.append(high)
+    return out
+
+
+def _ppc_sentence(table: pd.DataFrame, model: str) -> str:
+    z, v = _ppc_row(table, model, "share of zeros"), _ppc_row(table, model, "variance / mean")
+    misses = _misfit(table, model)
+    verdict = "both cover the observed values" if not misses else " and ".join(misses)
+    return (f"the {model}'s replications have {z['replicated median']:.1%} zeros (p = "
+            f"{z[P_COL]:.2f}) and a variance-to-mean ratio of {v['replicated median']:,.0f} "
+            f"(p = {v[P_COL]:.2f}): {verdict}")
+
+
+def _failed_sentence(failed: dict[str, list[str]]) -> str:
+    listed = "; ".join(f"{name} ({probs[0]}{', and more' if len(probs) > 1 else ''})"
+                       for name, probs in failed.items())
+    return (f"Sampler diagnostics failed for {listed}. Nothing below rests on "
+            f"{'that fit' if len(failed) == 1 else 'those fits'}: the chains have not "
+            "explored the posterior reliably (run longer chains, e.g. --iter-warmup 2000 "
+            "--iter-sampling 2000, and see the list of failed diagnostics).")
+
+
+def _loo_sentence(loo: pd.DataFrame, bad_k: dict[str, int], failed: list[str]) -> str:
+    """The LOO ranking in words (no final full stop), only when every fit in it
+    passed its diagnostics."""
+    if failed:
+        return (f"No LOO ranking is stated: it would rest on {', '.join(failed)}, whose "
+                "diagnostics failed")
+    best, second = loo.index[0], loo.index[1]
+    diff, dse = loo.elpd_diff.iloc[1], loo.dse.iloc[1]
+    margin = ("by a wide margin" if diff > 4 * dse else "clearly" if diff > 2 * dse
+              else "but not decisively")
+    gaps = ", ".join(f"{m} by {d:.0f} ± {s:.0f}" for m, d, s in
+                     zip(loo.index[1:], loo.elpd_diff.iloc[1:], loo.dse.iloc[1:]))
+    text = f"PSIS-LOO prefers the {best} {margin} (ahead of {gaps} elpd)"
+    shaky = {m: k for m, k in bad_k.items() if k and m in (best, second)}
+    if shaky:
+        text += ("; PSIS-LOO is unreliable for " + ", ".join(
+            f"{k} observations of the {m}" for m, k in shaky.items())
+            + " (Pareto k > 0.7), so the margin is approximate")
+    return text
+
+
+def answer(r_ppc: pd.DataFrame, r_loo: pd.DataFrame, r_bad_k: dict[str, int],
+           r_trt: pd.DataFrame, k_cond: np.ndarray, k_int: np.ndarray,
+           e_ppc: pd.DataFrame, e_loo: pd.DataFrame, e_bad_k: dict[str, int],
+           e_table: pd.DataFrame, e_rr: pd.Series,
+           problems: dict[str, dict[str, list[str]]]) -> str:
+    """The answer paragraph, every claim computed from the tables passed in.
+
+    ``r_*``: roaches, ``e_*``: epilepsy; ``*_ppc``: :func:`ppc_table`; ``*_loo``:
+    the LOO comparison and ``*_bad_k`` each model's count of Pareto k > 0.7;
+    ``r_trt``: :func:`treatment_ratios`; ``k_int``, ``k_cond``: the overdispersed
+    fit's Pareto k with epsilon integrated out and given epsilon; ``e_table``:
+    :func:`epilepsy_table`; ``e_rr``: progabide's rate ratio (:func:`interval`);
+    ``problems``: data set -> model -> failed diagnostics.  Nothing is said that
+    rests on a fit whose diagnostics failed."""
+    failed = {f"{data}: {m}": p for data, fits in problems.items()
+              for m, p in fits.items() if p}
+    ok = {data: [m for m, p in fits.items() if not p] for data, fits in problems.items()}
+    parts = [_failed_sentence(failed)] if failed else []
+
+    # roaches: the posterior predictive checks
+    z_obs = _ppc_row(r_ppc, r_ppc.model.iloc[0], "share of zeros")["observed"]
+    vm_obs = _ppc_row(r_ppc, r_ppc.model.iloc[0], "variance / mean")["observed"]
+    r_ok = ok["roaches"]
+    roach = f"Roaches ({z_obs:.0%} zeros, variance {vm_obs:.0f} times the mean)"
+    if r_ok:
+        parts.append(f"{roach}: " + "; ".join(_ppc_sentence(r_ppc, m) for m in r_ok) + ".")
+        fitting = [m for m in r_ok if not _misfit(r_ppc, m)]
+        if fitting:
+            parts.append(f"Only the {' and the '.join(fitting)} "
+                         f"{'covers' if len(fitting) == 1 else 'cover'} both statistics.")
+        else:
+            parts.append("None of "
+                         + ("them" if len(r_ok) > 1 else "it")
+                         + " gets both the zeros and the spread.")
+            if "hurdle Poisson" in r_ok and (
+                    "too little spread" in _misfit(r_ppc, "hurdle Poisson")):
+                parts.append("A hurdle count part with its own overdispersion (e.g. a "
+                             "hurdle negative binomial) is the natural next model.")
+    else:
+        parts.append(f"{roach}: no roaches fit passed its diagnostics.")
+
+    # roaches: LOO
+    loo_text = _loo_sentence(r_loo, r_bad_k,
+                             [f"roaches: {m}" for m in r_loo.index if m not in r_ok])
+    od = "overdispersed Poisson"
+    if od in r_ok:
+        n_int, n_cond = int((k_int > K_BAD).sum()), int((k_cond > K_BAD).sum())
+        loo_text += (f". The overdispersed model's integrated log-likelihood leaves {n_int} "
+                     f"Pareto k above 0.7, against {n_cond} of {k_cond.size} for the "
+                     "log-likelihood given epsilon_i")
+    parts.append(loo_text + ".")
+
+    # roaches: the treatment's rate ratio
+    trt_ok = [m for m in r_trt.index if m in r_ok]
+    if trt_ok:
+        rr = {m: _fmt_interval(r) for m, r in r_trt.loc[trt_ok].iterrows()}
+        text = ("The treatment's rate ratio, median [95%], is "
+                + ", ".join(f"{v} under the {m}" for m, v in rr.items()))
+        below = [m for m in trt_ok if r_trt.loc[m, "97.5%"] < 1]
+        if len(below) == len(trt_ok):
+            text += (": " + ("every interval lies" if len(trt_ok) > 1 else "the interval lies")
+                     + " below 1, so treatment lowers the counts")
+        elif below:
+            text += f": below 1 only under the {' and the '.join(below)}"
+        else:
+            text += ": no interval lies wholly below 1"
+        if od in trt_ok:
+            narrower = {m: r_trt.loc[od, "log width"] / r_trt.loc[m, "log width"]
+                        for m in trt_ok if m != od}
+            narrower = {m: w for m, w in narrower.items() if w >= 1.5}
+            if narrower:
+                text += ("; on the log scale the " + " and the ".join(
+                    f"{m}'s interval is {w:.1f} times narrower" for m, w in narrower.items())
+                    + " than the overdispersed model's")
+                under = [m for m in narrower if "too little spread" in _misfit(r_ppc, m)]
+                if under:
+                    text += (f", overconfident where the {' and the '.join(under)} "
+                             f"{'underplays' if len(under) == 1 else 'underplay'} the spread")
+        parts.append(text + ".")
+
+    # epilepsy
+    e_ok = ok["epilepsy"]
+    if EPIL_MODEL in e_ok:
+        close = bugs_agreement(e_table)
+        trt = e_table.loc["beta[Trt]"]
+        nums = (f"alpha.Trt {trt['mean']:.2f} ± {trt['sd']:.2f} vs BUGS "
+                f"{trt['BUGS mean']:.2f}; sigma.b1 {e_table.loc['sigma_group', 'mean']:.2f} "
+                f"vs {e_table.loc['sigma_group', 'BUGS mean']:.2f}; sigma.b "
+                f"{e_table.loc['sigma', 'mean']:.2f} vs {e_table.loc['sigma', 'BUGS mean']:.2f}")
+        if close.all():
+            text = ("Epilepsy: the overdispersed Poisson with a patient effect agrees with "
+                    "the published BUGS Epil posterior means (each within 0.2 posterior sd "
+                    f"plus 3 MCSE; {nums})")
+        else:
+            off = ", ".join(e_table.loc[~close, "BUGS name"])
+            text = ("Epilepsy: the overdispersed Poisson with a patient effect differs from "
+                    f"the published BUGS Epil posterior means for {off} (by more than 0.2 "
+                    f"posterior sd plus 3 MCSE; {nums})")
+        text += (f"; progabide's rate ratio at the average baseline is "
+                 f"{_fmt_interval(e_rr)} (median [95%])")
+        v = _ppc_row(e_ppc, EPIL_MODEL, "variance / mean")
+        covered = "too little spread" not in _misfit(e_ppc, EPIL_MODEL) and (
+            "too much spread" not in _misfit(e_ppc, EPIL_MODEL))
+        text += (f". Its replications {'cover' if covered else 'miss'} the observed "
+                 f"variance-to-mean ratio (p = {v[P_COL]:.2f})")
+        if "Poisson" in e_ok:
+            pv = _ppc_row(e_ppc, "Poisson", "variance / mean")[P_COL]
+            pois_covered = 0.025 <= pv <= 0.975
+            text += ("; a plain Poisson regression's replications "
+                     f"{'also do' if pois_covered else 'do not'} (p = {pv:.2f})")
+        parts.append(text + ".")
+    else:
+        parts.append("Epilepsy: the overdispersed Poisson with a patient effect failed its "
+                     "diagnostics; its comparison with BUGS is not stated.")
+    e_loo_text = _loo_sentence(e_loo, e_bad_k,
+                               [f"epilepsy: {m}" for m in e_loo.index if m not in e_ok])
+    parts.append(e_loo_text.replace("PSIS-LOO prefers", "For epilepsy, PSIS-LOO prefers", 1)
+                 + ".")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------- analysis
+
+def analyse(roaches=None, epilepsy=None, **run) -> Results:
+    """Fit the three roaches programs and the two epilepsy programs, check them and
+    compare them.  ``roaches``, ``epilepsy``: None (the bundled data), a CSV path or
+    a DataFrame.  ``run``: chains, iter_warmup, iter_sampling, seed, quiet, quick
+    (see :class:`RunOptions`)."""
+    opts = run_options(DEFAULTS, run)
+    frames = load(roaches, epilepsy)
+    r_frame, e_frame = frames["roaches"], frames["epilepsy"]
+    r_fits = fit_roaches(r_frame, opts)
+    e_fits = fit_epilepsy(e_frame, opts)
+
+    r_ppc = ppc_table(r_fits, r_frame.y)
+    e_ppc = ppc_table(e_fits, e_frame["count"])
+    r_loo, r_notes, r_k = loo_results(r_fits)          # one PSIS-LOO per fit
+    e_loo, e_notes, e_k = loo_results(e_fits)
     od = r_fits["overdispersed Poisson"]
-    k_cond = pareto_k(od.idata, conditional_log_lik(od, roaches_data(roaches)))
-    k_int = pareto_k(od.idata)
-    epil = e_fits["overdispersed Poisson + patient effect"]
-    e_table = epilepsy_table(epil)
-    rep.answer = _answer(r_ppc, r_loo, r_fits, e_ppc, e_loo, e_table, k_cond, k_int,
-                         progabide_rate_ratio(epil, epilepsy))
+    k_int = r_k["overdispersed Poisson"]
+    k_cond = pareto_k(od.idata, conditional_log_lik(od, roaches_data(r_frame)))
+    mle = mle_poisson(r_frame)
+    trt = treatment_ratios(r_fits)
+    e_table = epilepsy_table(e_fits[EPIL_MODEL])
+    e_rr = interval(progabide_rate_ratio(e_fits[EPIL_MODEL], e_frame))
+    problems = {"roaches": {m: f.problems for m, f in r_fits.items()},
+                "epilepsy": {m: f.problems for m, f in e_fits.items()}}
+    text = answer(r_ppc, r_loo, {m: int((k > K_BAD).sum()) for m, k in r_k.items()},
+                  trt, k_cond, k_int, e_ppc, e_loo,
+                  {m: int((k > K_BAD).sum()) for m, k in e_k.items()}, e_table, e_rr,
+                  problems)
 
+    fits = {f"roaches: {m}": f for m, f in r_fits.items()} | {
+        f"epilepsy: {m}": f for m, f in e_fits.items()}
+    coefficients = pd.concat({m: f.table() for m, f in r_fits.items()},
+                             names=["model", "parameter"])
+    if not opts.quiet:
+        print_summary(fits)
+    return Results(
+        "counts", TITLE, opts, fits,
+        tables={"roaches_ppc": r_ppc, "roaches_loo": r_loo,
+                "roaches_pareto_k": pareto_k_table(
+                    {**{f"{m}": k for m, k in r_k.items()},
+                     "overdispersed Poisson, given epsilon_i": k_cond}),
+                "roaches_rate_ratios": roach_ratio_table(r_fits, mle),
+                "roaches_treatment": trt, "roaches_coefficients": coefficients,
+                "roaches_mle": mle, "epilepsy_bugs": e_table,
+                "epilepsy_progabide": e_rr.to_frame("progabide rate ratio").T,
+                "epilepsy_ppc": e_ppc, "epilepsy_loo": e_loo,
+                "efficiency": efficiency_table(fits)},
+        answer=text,
+        problems=[f"{label}: {p}" for label, f in fits.items() for p in f.problems],
+        data=frames, extras={"roaches_loo_notes": r_notes, "epilepsy_loo_notes": e_notes})
+
+
+def print_summary(fits: dict[str, Fit]) -> None:
+    rows = [{"fit": label, "parameter": p, "mean": r["mean"], "sd": r["sd"],
+             "r_hat": r["r_hat"]} for label, f in fits.items() for p, r in f.table().iterrows()]
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+# ---------------------------------------------------------------- report
+
+_PPC_DIGITS = {"observed": 3, "replicated median": 3, "2.5%": 3, "97.5%": 3, P_COL: 3}
+
+
+def _digits():
+    return {"r_hat": 3, "ess_bulk": 0, "ess_tail": 0, "mcse_mean": 4, "mean": 3, "sd": 3,
+            "2.5%": 3, "50%": 3, "97.5%": 3, "BUGS mean": 3, "MLE": 3, "MLE se": 3}
+
+
+def _source(frame: pd.DataFrame, bundled: Path) -> str:
+    source = frame.attrs.get("source", "")
+    if Path(source).is_file() and Path(source).resolve() == bundled.resolve():
+        return f"{bundled.name}; see data/README.md"
+    return Path(source).name if Path(source).is_file() else source
+
+
+def render(r: Results, rep: report.Report) -> None:
+    """The report's sections: data, models, roaches checks, LOO, rate ratios and
+    coefficients, epilepsy against BUGS, sampling speed (figures drawn here)."""
+    roaches, epilepsy = r.data["roaches"], r.data["epilepsy"]
+    r_fits = {m: r.fits[f"roaches: {m}"] for m in ROACH_MODELS}
+    e_fits = {m: r.fits[f"epilepsy: {m}"] for m in EPILEPSY_MODELS}
     rep.section("Data", report.para(
-        f"Roaches ({ROACHES.name}): {len(roaches)} apartments, {int((roaches.y == 0).sum())} "
-        f"with no roaches trapped; mean count {roaches.y.mean():.1f}, variance "
-        f"{roaches.y.var():.0f}. Predictors: roach1 / 100, treatment, senior; offset "
-        f"log(exposure2). Epilepsy ({EPILEPSY.name}): {epilepsy.patient.nunique()} patients x "
-        f"{epilepsy.visit.nunique()} visits, seizure counts per 2 weeks. "
-        "See data/README.md for sources."))
+        f"Roaches ({_source(roaches, ROACHES)}): {len(roaches)} apartments, "
+        f"{int((roaches.y == 0).sum())} with no roaches trapped; mean count "
+        f"{roaches.y.mean():.1f}, variance {roaches.y.var():.0f}. Predictors: roach1 / 100, "
+        f"treatment, senior; offset log(exposure2). Epilepsy ({_source(epilepsy, EPILEPSY)}): "
+        f"{epilepsy.patient.nunique()} patients, {len(epilepsy)} patient-visits, seizure "
+        "counts per 2 weeks. Epilepsy predictors: log(Base / 4), Trt, their product, "
+        "log(Age), V4."))
     rep.section("Models", report.para(
-        "Poisson: y_i ~ Poisson(mu_i), log mu_i = log(u_i) + alpha + X_i beta. "
-        "Overdispersed Poisson: log mu_i = log(u_i) + alpha + X_i beta + epsilon_i, "
-        "epsilon_i ~ N(0, sigma^2). Hurdle Poisson: y_i ~ p_i delta_0 + (1 - p_i) "
-        "zero-truncated Poisson(mu_i), logit p_i = alpha_1 + X_i beta_1, log mu_i = "
-        "log(u_i) + alpha_2 + X_i beta_2. Epilepsy (BUGS Epil, Breslow & Clayton model III): "
-        "log mu_jk = alpha + beta_Base log(Base_j/4) + beta_Trt Trt_j + beta_BT Trt_j "
-        "log(Base_j/4) + beta_Age log(Age_j) + beta_V4 V4_k + b1_j + epsilon_jk, "
-        "b1_j ~ N(0, sigma_group^2), epsilon_jk ~ N(0, sigma^2)."),
+        "Roaches: the Poisson, overdispersed Poisson and hurdle Poisson programs; "
+        "epilepsy: the Poisson program and the overdispersed Poisson with a patient "
+        "effect (BUGS Epil model III). Each program's own description:"),
+        report.models(r.fits.values()),
         report.para(
-        "Predictors are standardised inside the programs, with priors normal(0, 5) on the "
-        "intercept at the predictor means, normal(0, 2.5) on the standardised coefficients "
-        "and exponential(1) on the scales; all coefficients are reported on the original "
-        "scale. Stan's specialised GLM functions carry the linear predictors: poisson_log_glm "
-        "(Poisson; epilepsy model), normal_id_glm (the roaches overdispersed model's log-rate "
-        "layer) and bernoulli_logit_glm (hurdle zero part). The roaches overdispersed model "
-        "samples the log rates centred on the linear predictor (the non-centred form mixed "
-        "badly: see its program); the epilepsy model's two random effects are non-centred. "
-        "For both overdispersed models the pointwise log-likelihood integrates epsilon_i out "
-        f"(adaptive Gauss-Hermite quadrature, {GH_NODES} nodes, in generated quantities) and "
-        "y_rep draws a new epsilon_i: replicated data are new observations with the same "
-        "predictors (and, for epilepsy, the same patients).", "note"))
+            "The overdispersed programs' log_lik integrates epsilon_i out (adaptive "
+            f"Gauss-Hermite quadrature, {GH_NODES} nodes) and their y_rep draws a new "
+            "epsilon_i: replicated data are new observations with the same predictors "
+            "(and, for epilepsy, the same patients).", "note"))
 
+    k = r.table("roaches_pareto_k")
+    k_int = k.loc["overdispersed Poisson"]
+    k_cond = k.loc["overdispersed Poisson, given epsilon_i"]
+    share_cond = k_cond["observations with k > 0.7"] / k_cond["observations"]
     rep.section("Roaches: posterior predictive checks",
                 report.para("Each replicated data set y_rep gives a share of zeros and a "
                             "variance-to-mean ratio; a model that describes the data puts "
                             "the observed value (red) inside its replicated distribution."),
                 report.figure(ppc_figure(r_fits, roaches.y, "Roaches"),
                               "roaches posterior predictive checks"),
-                report.table(r_ppc, {"observed": 3, "replicated median": 3, "2.5%": 3,
-                                     "97.5%": 3, "P(T(y_rep) >= T(y))": 3}, index=False))
-    rep.section("Roaches: LOO comparison", report.table(r_loo, 1),
-                *[report.para(n, "problems") for n in r_notes],
+                report.table(r.table("roaches_ppc"), _PPC_DIGITS, index=False))
+    rep.section("Roaches: LOO comparison", report.table(r.table("roaches_loo"), 1),
+                *[report.para(n, "problems") for n in r.extras["roaches_loo_notes"]],
+                report.para(LOO_NOTE, "note"),
                 report.para(
-                    "elpd_loo: expected log pointwise predictive density (higher is better); "
-                    "elpd_diff and dse: difference from the best and its standard error. "
-                    f"The overdispersed model's log_lik integrates epsilon_i out: with it, "
-                    f"{int((k_int > 0.7).sum())} of {k_int.size} observations have Pareto "
-                    f"k > 0.7 (max {k_int.max():.2f}); the log-likelihood conditional on "
-                    f"epsilon_i would have {int((k_cond > 0.7).sum())} (max "
-                    f"{k_cond.max():.2f}), making PSIS-LOO useless for it.", "note"))
+                    "The overdispersed model's log_lik integrates epsilon_i out: with it, "
+                    f"{k_int['observations with k > 0.7']} of {k_int['observations']} "
+                    f"observations have Pareto k > 0.7 (max {k_int['max k']:.2f}); the "
+                    "log-likelihood conditional on epsilon_i would have "
+                    f"{k_cond['observations with k > 0.7']} (max {k_cond['max k']:.2f})"
+                    + (", making PSIS-LOO useless for it." if share_cond > 0.1 else "."),
+                    "note"))
     rep.section("Roaches: rate ratios",
                 report.para("exp(coefficient): posterior median [95% interval]. RR: rate "
                             "ratio of the expected count (count part: of the positive "
                             "counts' Poisson rate); OR: odds ratio of a zero count."),
-                report.table(roach_ratio_table(r_fits, mle)),
+                report.table(r.table("roaches_rate_ratios")),
                 report.figure(_ratio_figure(r_fits), "roaches rate ratios"))
+    coef, mle = r.table("roaches_coefficients"), r.table("roaches_mle")
     rep.section("Roaches: coefficients by model", *[
-        f"<h3>{report.esc(label)}</h3>" + report.table(coefficient_table(f), _digits())
-        for label, f in r_fits.items()],
+        f"<h3>{report.esc(label)}</h3>" + report.table(coef.loc[label], _digits())
+        for label in r_fits],
         report.para("Log scale, original predictor units. Poisson MLE (statsmodels, offset "
                     "log(exposure2)): " + ", ".join(
-                        f"{i} {r.MLE:.3f} (se {r['MLE se']:.3f})" for i, r in mle.iterrows())
-                    + ".", "note"))
+                        f"{i} {row.MLE:.3f} (se {row['MLE se']:.3f})"
+                        for i, row in mle.iterrows()) + ".", "note"))
+    rr = r.table("epilepsy_progabide").iloc[0]
+    mean_base = epilepsy.log_base4.mean()
     rep.section("Epilepsy: BUGS Epil model III",
                 report.para("Overdispersed Poisson with a patient random effect, against "
                             "the published BUGS posterior means (MultiBUGS Epil example, "
                             "20,000 draws)."),
-                report.table(e_table, _digits()),
+                report.table(r.table("epilepsy_bugs"), _digits()),
                 report.para(
-                    f"Progabide's rate ratio at the mean log(Base/4) "
-                    f"({epilepsy.log_base4.mean():.2f}, i.e. {4 * np.exp(epilepsy.log_base4.mean()):.0f} "
-                    f"baseline seizures in 8 weeks), exp(beta_Trt + beta_BT x mean log(Base/4)): "
-                    f"{_fmt_interval(progabide_rate_ratio(epil, epilepsy))} (posterior median "
-                    "[95% interval]). alpha is the intercept on the original, uncentred scale "
-                    "(BUGS alpha0); sigma and sigma_group are BUGS sigma.b and sigma.b1.",
-                    "note"),
+                    f"Progabide's rate ratio at the mean log(Base/4) ({mean_base:.2f}, i.e. "
+                    f"{4 * np.exp(mean_base):.0f} baseline seizures in 8 weeks), "
+                    f"exp(beta_Trt + beta_BT x mean log(Base/4)): {_fmt_interval(rr)} "
+                    "(posterior median [95% interval]). alpha is the intercept on the "
+                    "original, uncentred scale (BUGS alpha0); sigma and sigma_group are "
+                    "BUGS sigma.b and sigma.b1.", "note"),
                 report.figure(ppc_figure(e_fits, epilepsy["count"], "Epilepsy"),
                               "epilepsy posterior predictive checks"),
-                report.table(e_ppc, {"observed": 3, "replicated median": 3, "2.5%": 3,
-                                     "97.5%": 3, "P(T(y_rep) >= T(y))": 3}, index=False),
-                "<h3>LOO comparison</h3>", report.table(e_loo, 1),
-                *[report.para(n, "problems") for n in e_notes])
-    rep.section("Sampling speed", report.table(
-        performance_table({f"roaches: {k}": f for k, f in r_fits.items()}
-                          | {f"epilepsy: {k}": f for k, f in e_fits.items()}),
-        {"sampling time (s)": 1, "min bulk ESS": 0, "min bulk ESS / s": 1}, index=False),
+                report.table(r.table("epilepsy_ppc"), _PPC_DIGITS, index=False),
+                "<h3>LOO comparison</h3>", report.table(r.table("epilepsy_loo"), 1),
+                *[report.para(n, "problems") for n in r.extras["epilepsy_loo_notes"]])
+    rep.section("Sampling speed", report.table(r.table("efficiency"), {
+        "compile (s)": 1, "sampling (s)": 1, "min bulk ESS": 0, "min bulk ESS / s": 1,
+        "step size": 3, "leapfrog steps per draw": 1}),
         report.para("Minimum bulk ESS over each program's main parameters (intercepts, "
                     "coefficients, scales), per second of sampling wall time.", "note"))
-    rep.section("Provenance", cli.provenance(rep.fits, opts))
-    return rep
-
-
-def _digits():
-    return {"r_hat": 3, "ess_bulk": 0, "ess_tail": 0, "mcse_mean": 4, "mean": 3, "sd": 3,
-            "2.5%": 3, "50%": 3, "97.5%": 3, "BUGS mean": 3, "MLE": 3, "MLE se": 3}
 
 
 def _ratio_figure(fits: dict[str, Fit]):
@@ -469,61 +781,12 @@ def _ratio_figure(fits: dict[str, Fit]):
     return fig
 
 
-def _answer(r_ppc, r_loo, r_fits, e_ppc, e_loo, e_table, k_cond, k_int, e_rr) -> str:
-    def ppc(model, stat, table=r_ppc):
-        return table[(table.model == model) & (table.statistic == stat)].iloc[0]
-    pois, od, hur = "Poisson", "overdispersed Poisson", "hurdle Poisson"
-    z = {m: ppc(m, "share of zeros") for m in r_fits}
-    vm = {m: ppc(m, "variance / mean") for m in r_fits}
-    trt_draws = {m: draws(f.idata, "beta_2" if m == hur else "beta")[:, 1]
-                 for m, f in r_fits.items()}
-    trt = {m: _fmt_interval(np.exp(v)) for m, v in trt_draws.items()}
-    width = {m: np.subtract(*np.quantile(v, [0.975, 0.025])) for m, v in trt_draws.items()}
-    margin = ("by a wide margin" if (r_loo.elpd_diff.iloc[1] > 4 * r_loo.dse.iloc[1])
-              else "but not decisively")
-    loo_gap = ", ".join(f"{m} by {d:.0f} ± {s:.0f}" for m, d, s in
-                        zip(r_loo.index[1:], r_loo.elpd_diff.iloc[1:], r_loo.dse.iloc[1:]))
-    e_trt = e_table.loc["beta[Trt]"]
-    return (
-        f"Roaches ({z[pois].observed:.0%} zeros, variance {vm[pois].observed:.0f} times the "
-        f"mean): the Poisson regression cannot produce such data; its replications have "
-        f"{z[pois]['replicated median']:.1%} zeros and a variance-to-mean ratio of "
-        f"{vm[pois]['replicated median']:.0f}. The overdispersed Poisson replicates "
-        f"{z[od]['replicated median']:.0%} zeros (posterior predictive p = "
-        f"{z[od]['P(T(y_rep) >= T(y))']:.2f}) and the hurdle model "
-        f"{z[hur]['replicated median']:.0%} (p = {z[hur]['P(T(y_rep) >= T(y))']:.2f}), but "
-        f"neither gets the spread right: the lognormal effect overshoots the "
-        f"variance-to-mean ratio (median {vm[od]['replicated median']:,.0f}), while the "
-        f"hurdle's zero-truncated Poisson part undershoots it "
-        f"({vm[hur]['replicated median']:.0f}). PSIS-LOO prefers the {r_loo.index[0]} {margin} "
-        f"(ahead of {loo_gap} elpd; its integrated log-likelihood leaves "
-        f"{int((k_int > 0.7).sum())} Pareto k above 0.7, against "
-        f"{int((k_cond > 0.7).sum())} of {k_cond.size} for the log-likelihood given "
-        f"epsilon_i). The treatment's rate ratio, median [95%], is {trt[pois]} under Poisson, "
-        f"{trt[od]} under the overdispersed model and {trt[hur]} for the hurdle's positive "
-        f"counts: all agree that treatment lowers counts, but the Poisson interval (log "
-        f"scale) is {width[od] / width[pois]:.0f} times narrower than the overdispersed "
-        f"model's, and the hurdle count part's {width[od] / width[hur]:.0f} times: "
-        f"under-dispersed models are overconfident. A count part with its own "
-        f"overdispersion (e.g. a hurdle negative binomial) is the natural next model. "
-        f"Epilepsy: the overdispersed Poisson with a patient effect reproduces the BUGS "
-        f"Epil results (alpha.Trt {e_trt['mean']:.2f} ± {e_trt['sd']:.2f} vs BUGS "
-        f"{e_trt['BUGS mean']:.2f}; sigma.b1 {e_table.loc['sigma_group', 'mean']:.2f} vs "
-        f"{e_table.loc['sigma_group', 'BUGS mean']:.2f}; sigma.b "
-        f"{e_table.loc['sigma', 'mean']:.2f} vs {e_table.loc['sigma', 'BUGS mean']:.2f}); "
-        f"progabide's rate ratio at the average baseline is {_fmt_interval(e_rr)}. It "
-        f"reproduces the observed variance-to-mean ratio (p = "
-        f"{ppc(e_ppc.model.iloc[-1], 'variance / mean', e_ppc)['P(T(y_rep) >= T(y))']:.2f}), "
-        f"which a plain Poisson regression does not, and LOO prefers it by "
-        f"{abs(e_loo.elpd_diff.iloc[1]):.0f} ± {e_loo.dse.iloc[1]:.0f} elpd.")
-
-
 def main(argv: list[str] | None = None) -> int:
     def extend(p):
         p.add_argument("--roaches", default=ROACHES, help="roaches CSV (default: %(default)s)")
         p.add_argument("--epilepsy", default=EPILEPSY,
                        help="epilepsy CSV (default: %(default)s)")
-    return cli.run("counts", __doc__.splitlines()[0], analyse, argv, extend)
+    return cli.main(sys.modules[__name__], __doc__.splitlines()[0], argv, extend, DEFAULTS)
 
 
 if __name__ == "__main__":

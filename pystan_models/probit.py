@@ -18,10 +18,10 @@ factor of about 1.6 between logit and probit coefficients.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from dataclasses import dataclass, field
+import warnings
+from pathlib import Path
 
 import arviz as az
 import matplotlib.pyplot as plt
@@ -31,10 +31,11 @@ import statsmodels.api as sm
 from scipy.special import log_ndtr, ndtr, ndtri_exp
 
 from . import cli, report
-from .data import Column, check_rows, data_file, load_csv
-from .errors import DataError
-from .fitting import (Fit, RunOptions, diagnose, min_ess_per_second, posterior_table,
-                      sample, say)
+from .data import Column, check_rows, data_file, prepare
+from .errors import DataError, PystanModelsError
+from .fitting import (MCSE_NOTE, Fit, RunOptions, efficiency_table, gibbs_fit,
+                      mcse_comparison, run_options, sample, say)
+from .results import Results
 
 DATA = data_file("seeds.csv")
 COLUMNS = [Column("plate", "int"), Column("germinated", "count"),
@@ -46,18 +47,33 @@ CELLS = pd.DataFrame({"seed_type": [0, 0, 1, 1], "root_extract": [0, 1, 0, 1]},
                      index=["aegyptiaca 75, bean", "aegyptiaca 75, cucumber",
                             "aegyptiaca 73, bean", "aegyptiaca 73, cucumber"])
 PARAMS = ["alpha", "beta"]
+GIBBS = "probit_gibbs"   # the Gibbs sampler's name as a program
 PRIOR_SD = 10.0
+DEFAULTS = RunOptions()
+TITLE = "Probit as a latent variable model: NUTS, Gibbs and the logit"
+# Two correct samplers of one posterior: (difference of their estimates) / (combined
+# Monte Carlo standard error) is about N(0, 1).  Beyond this many the answer says the
+# samplers disagree (a false alarm about once in 16,000 comparisons).
+AGREE_MCSE = 4.0
+# What the answer calls "the usual factor" between logit and probit coefficients.
+USUAL_RATIO = (1.5, 1.9)
+# What the report calls "next to the MLE": every posterior mean within this many
+# posterior sds of the maximum-likelihood estimate.
+NEAR_MLE_SD = 0.25
 
 
 # ---------------------------------------------------------------- data
 
-def load(path=DATA) -> pd.DataFrame:
-    """The 21 plates, validated."""
-    frame = load_csv(path, COLUMNS)
-    check_rows(path, frame, "germinated", frame.germinated > frame.total,
+def _check(frame: pd.DataFrame, source: str) -> None:
+    check_rows(source, frame, "germinated", frame.germinated > frame.total,
                "more seeds germinated than were on the plate (column 'total')")
-    check_rows(path, frame, "plate", frame.plate.duplicated(), "plate listed twice")
-    return frame
+    check_rows(source, frame, "plate", frame.plate.duplicated(), "plate listed twice")
+
+
+def load(data=DATA) -> pd.DataFrame:
+    """The validated plates: ``data`` is a CSV path (default: Crowder's 21 plates) or
+    a DataFrame with columns plate, germinated, total, seed_type, root_extract."""
+    return prepare(data, DATA, COLUMNS, _check)
 
 
 def expand(plates: pd.DataFrame) -> pd.DataFrame:
@@ -77,27 +93,22 @@ def design(frame: pd.DataFrame) -> np.ndarray:
     return np.column_stack([s, r, s * r])
 
 
-def stan_data(seeds: pd.DataFrame, prior_sd: float = PRIOR_SD, pointwise: bool = False
-              ) -> dict:
-    """``pointwise``: also write log_lik and y_rep per seed (2 x 831 values per draw,
-    which would dominate the sampling time the efficiency comparison measures)."""
+def stan_data(seeds: pd.DataFrame, prior_sd: float = PRIOR_SD, *, prior_only: bool = False,
+              pointwise: bool = False) -> dict:
+    """The collection's data contract, for both programs: ``X`` the seeds' design
+    matrix (no intercept column), ``y`` germinated (0/1), ``X_new`` the four cells.
+
+    ``pointwise``: also write log_lik and y_rep per seed (2 x 831 values per draw,
+    which would dominate the sampling time the efficiency comparison measures);
+    ``prior_only``: leave the likelihood out (prior predictive draws)."""
     x = design(seeds)
-    return {"N": len(seeds), "K": x.shape[1], "x": x.tolist(),
+    return {"N": len(seeds), "K": x.shape[1], "X": x.tolist(),
             "y": seeds.germinated.astype(int).tolist(), "prior_sd": float(prior_sd),
-            "G": len(CELLS), "x_new": design(CELLS).tolist(), "pointwise": int(pointwise)}
+            "G": len(CELLS), "X_new": design(CELLS).tolist(),
+            "prior_only": int(prior_only), "pointwise": int(pointwise)}
 
 
 # ---------------------------------------------------------------- Gibbs sampler
-
-@dataclass
-class GibbsFit:
-    """Albert-Chib Gibbs draws; ``seconds`` is wall time for all chains in turn."""
-    idata: az.InferenceData
-    seconds: float
-    chain_seconds: list[float] = field(default_factory=list)
-    program: str = "probit_gibbs"   # Albert-Chib, numpy
-    main: list[str] = field(default_factory=lambda: list(PARAMS))
-
 
 def truncated_latent(mu: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """u_i ~ N(mu_i, 1) truncated to u_i > 0 if y_i = 1 and to u_i <= 0 if y_i = 0.
@@ -111,8 +122,8 @@ def truncated_latent(mu: np.ndarray, y: np.ndarray, rng: np.random.Generator) ->
     return mu - s * ndtri_exp(log_u + log_ndtr(s * mu))
 
 
-def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = RunOptions(),
-                 x_new=None) -> GibbsFit:
+def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = DEFAULTS,
+                 x_new=None) -> Fit:
     """Albert & Chib (1993) data augmentation for probit regression.
 
     Model: u_i ~ N(w_i' b, 1), y_i = 1{u_i > 0}, w_i = (1, x_i), b = (alpha, beta),
@@ -121,6 +132,8 @@ def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = RunOptions
       b | u     ~ N(V W'u, V),  V = (W'W + I / prior_sd^2)^-1
     (the prior mean is 0, so the B0^-1 b0 term vanishes).  Chains start from
     independent N(0, 1) draws; the first ``opts.iter_warmup`` sweeps are discarded.
+    Returns the engine's :class:`Fit` (no CmdStan fit), diagnosed like NUTS; its
+    ``seconds`` is the wall time of all chains, run one after another.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y)
@@ -160,14 +173,16 @@ def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = RunOptions
         posterior["p_new"] = ndtr(draws @ w_new.T)
         coords["cell"], dims["p_new"] = list(CELLS.index[:len(w_new)]), ["cell"]
     idata = az.from_dict(posterior=posterior, coords=coords, dims=dims)
-    return GibbsFit(idata, sum(chain_seconds), chain_seconds)
+    return gibbs_fit(GIBBS, idata, sum(chain_seconds), PARAMS, opts,
+                     sampler="Albert-Chib Gibbs (numpy)")
 
 
 # ---------------------------------------------------------------- fits
 
-def fit_all(seeds: pd.DataFrame, opts: RunOptions) -> dict:
-    """NUTS probit, Gibbs probit and NUTS logit on the same data and prior."""
-    data = stan_data(seeds)
+def fit_all(seeds: pd.DataFrame, opts: RunOptions, prior_sd: float = PRIOR_SD
+            ) -> dict[str, Fit]:
+    """NUTS probit, NUTS logit and Gibbs probit on the same data and prior."""
+    data = stan_data(seeds, prior_sd)
     coords = {"predictor": PREDICTORS, "cell": list(CELLS.index),
               "seed": np.arange(len(seeds))}
     dims = {"beta": ["predictor"], "p_new": ["cell"], "y": ["seed"]}
@@ -178,15 +193,28 @@ def fit_all(seeds: pd.DataFrame, opts: RunOptions) -> dict:
                             coords=coords, dims=dict(dims))
     say(opts, f"Gibbs sampling: {opts.chains} chains x ({opts.iter_warmup} warmup + "
               f"{opts.iter_sampling} draws)")
-    fits["probit Gibbs"] = gibbs_probit(data["x"], data["y"], data["prior_sd"], opts,
-                                        x_new=data["x_new"])
+    fits["probit Gibbs"] = gibbs_probit(data["X"], data["y"], data["prior_sd"], opts,
+                                        x_new=data["X_new"])
     return fits
 
 
 def mle(seeds: pd.DataFrame, link: str = "probit") -> pd.DataFrame:
-    """Maximum-likelihood estimates and standard errors (statsmodels Probit/Logit)."""
+    """Maximum-likelihood estimates and standard errors (statsmodels Probit/Logit);
+    NaN when they do not exist (a design of lower rank, or separated outcomes)."""
     model = {"probit": sm.Probit, "logit": sm.Logit}[link]
-    res = model(seeds.germinated.to_numpy(), sm.add_constant(design(seeds))).fit(disp=0)
+    w = sm.add_constant(design(seeds), has_constant="add")
+    y = seeds.germinated.to_numpy()
+    nan = pd.DataFrame({"MLE": np.nan, "MLE se": np.nan}, index=row_names())
+    if np.linalg.matrix_rank(w) < w.shape[1]:
+        return nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            res = model(y, w).fit(disp=0)
+        except Exception:   # statsmodels' PerfectSeparationError, singular matrices
+            return nan
+    if not (res.mle_retvals.get("converged", True) and np.isfinite(res.bse).all()):
+        return nan
     return pd.DataFrame({"MLE": res.params, "MLE se": res.bse}, index=row_names())
 
 
@@ -194,42 +222,51 @@ def row_names() -> list[str]:
     return ["alpha"] + [f"beta[{p}]" for p in PREDICTORS]
 
 
-def agreement(nuts, gibbs) -> pd.DataFrame:
-    """Posterior summaries from both samplers and their difference in MCSE units."""
-    a, b = posterior_table(nuts.idata, PARAMS), posterior_table(gibbs.idata, PARAMS)
-    out = pd.DataFrame({"NUTS mean": a["mean"], "Gibbs mean": b["mean"],
-                        "NUTS sd": a["sd"], "Gibbs sd": b["sd"],
-                        "NUTS 95% interval": _interval(a), "Gibbs 95% interval": _interval(b)})
-    out["difference / combined MCSE"] = (a["mean"] - b["mean"]) / np.hypot(
-        a["mcse_mean"], b["mcse_mean"])
+def agreement(nuts: Fit, gibbs: Fit) -> pd.DataFrame:
+    """The engine's MCSE comparison of the two samplers (means, sds, difference of
+    the means / combined MCSE), with 95% intervals and the difference of the sds
+    in units of their combined Monte Carlo standard error."""
+    a, b = nuts.table(PARAMS), gibbs.table(PARAMS)
+    out = mcse_comparison(nuts, gibbs, PARAMS, labels=("NUTS", "Gibbs"))
+    out["NUTS 95% interval"], out["Gibbs 95% interval"] = _interval(a), _interval(b)
+    out["sd difference / combined MCSE"] = (a["sd"] - b["sd"]) / np.hypot(
+        mcse_sd(nuts.idata), mcse_sd(gibbs.idata))
     out["sd ratio"] = a["sd"] / b["sd"]
     return out
+
+
+def mcse_sd(idata: az.InferenceData) -> pd.Series:
+    """Monte Carlo standard error of each coefficient's posterior sd (ArviZ)."""
+    m = az.mcse(idata, var_names=PARAMS, method="sd")
+    return pd.Series([float(m["alpha"])] + [float(v) for v in m["beta"].values],
+                     index=row_names())
+
+
+def mle_gap(table: pd.DataFrame, ml: pd.DataFrame) -> tuple[float, str]:
+    """The largest |posterior mean - MLE| / posterior sd, and its coefficient."""
+    gap = (table["mean"] - ml["MLE"]).abs() / table["sd"]
+    return float(gap.max()), str(gap.idxmax())
 
 
 def _interval(t: pd.DataFrame) -> list[str]:
     return [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(t["2.5%"], t["97.5%"])]
 
 
-def efficiency(fits: dict) -> pd.DataFrame:
-    """Time and minimum bulk ESS per second for each sampler."""
-    rows = {}
-    for name, f in fits.items():
-        if isinstance(f, GibbsFit):
-            chain_total = sum(f.chain_seconds)
-        else:
-            chain_total = sum(t["total"] for t in f.fit.time)
-        ess = az.ess(f.idata, var_names=PARAMS)
-        min_ess = float(min(ess[v].min() for v in PARAMS))
-        rows[name] = {"wall time (s)": f.seconds, "sum of chain times (s)": chain_total,
-                      "min bulk ESS": min_ess,
-                      "min bulk ESS / s (wall)": min_ess_per_second(f, PARAMS),
-                      "min bulk ESS / chain-second": min_ess / chain_total}
-    return pd.DataFrame(rows).T
+def efficiency(fits: dict[str, Fit]) -> pd.DataFrame:
+    """The engine's efficiency table, with the sum of the chains' own times beside
+    the wall time: CmdStan runs chains two at a time, the Gibbs sampler one after
+    another, and per chain-second that difference goes away."""
+    out = efficiency_table(fits, PARAMS)
+    chain_total = pd.Series({name: sum(t["total"] for t in f.fit.time) if f.fit is not None
+                             else f.seconds for name, f in fits.items()})
+    out["sum of chain times (s)"] = chain_total
+    out["min bulk ESS / chain-second"] = out["min bulk ESS"].astype(float) / chain_total
+    return out
 
 
 def link_comparison(probit: Fit, logit: Fit) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Coefficients and fitted cell probabilities under the two links."""
-    p, q = posterior_table(probit.idata, PARAMS), posterior_table(logit.idata, PARAMS)
+    p, q = probit.table(PARAMS), logit.table(PARAMS)
     coef = pd.DataFrame({"probit mean": p["mean"], "probit sd": p["sd"],
                          "logit mean": q["mean"], "logit sd": q["sd"]})
     coef["logit / probit"] = coef["logit mean"] / coef["probit mean"]
@@ -242,9 +279,12 @@ def link_comparison(probit: Fit, logit: Fit) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def observed_cells(seeds: pd.DataFrame) -> pd.DataFrame:
+    """Seeds and germinated per seed type x root extract cell (a cell without seeds
+    has 0 seeds and no observed proportion)."""
     g = seeds.groupby(["seed_type", "root_extract"]).germinated
     cells = pd.DataFrame({"seeds": g.size(), "germinated": g.sum()})
-    cells["observed proportion"] = cells.germinated / cells.seeds
+    cells = cells.reindex(pd.MultiIndex.from_frame(CELLS), fill_value=0)
+    cells["observed proportion"] = cells.germinated / cells.seeds.where(cells.seeds > 0)
     cells.index = CELLS.index
     return cells
 
@@ -274,9 +314,96 @@ def plate_check(plates: pd.DataFrame, fit: Fit, seed: int
     return table, float(t_obs.mean()), float((t_rep >= t_obs).mean())
 
 
+# ---------------------------------------------------------------- the answer
+
+def _listed(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def answer(agree: pd.DataFrame, eff: pd.DataFrame, coef: pd.DataFrame,
+           fitted: pd.DataFrame, ml: pd.DataFrame, problems: dict[str, list[str]]) -> str:
+    """The answer paragraph, every claim computed from the numbers passed in.
+
+    ``agree``: :func:`agreement`; ``eff``: :func:`efficiency`; ``coef``, ``fitted``:
+    :func:`link_comparison`; ``ml``: the probit MLE table (:func:`mle`); ``problems``:
+    the failed diagnostics of each fit ("probit NUTS", "probit Gibbs", "logit NUTS").
+    A claim that rests on a fit with failed diagnostics is not made: the paragraph
+    says which fits failed and what to do instead.
+    """
+    failed = [k for k, p in problems.items() if p]
+    parts = []
+    if failed:
+        parts.append(
+            f"Sampler diagnostics failed for the {_listed(failed)} "
+            f"fit{'s' if len(failed) > 1 else ''} (listed below), so this run supports no "
+            f"conclusion that rests on {'them' if len(failed) > 1 else 'it'}: the chains "
+            "may be too short (run longer chains: raise --iter-warmup and "
+            "--iter-sampling) and check again.")
+    if not (problems.get("probit NUTS") or problems.get("probit Gibbs")):
+        parts.append(_sampler_sentence(agree, eff))
+    if not (problems.get("probit NUTS") or problems.get("logit NUTS")):
+        parts.append(_link_sentence(coef, fitted))
+    if failed and ml["MLE"].notna().all():
+        parts.append("The maximum-likelihood probit coefficients, which do not depend on "
+                     "any sampler, are " + ", ".join(
+                         f"{m:.3f} ({k})" for k, m in ml["MLE"].items()) + ".")
+    elif failed:
+        parts.append("The maximum-likelihood estimate does not exist for these data "
+                     "(a cell without seeds, or one where all or none germinated).")
+    return " ".join(parts)
+
+
+def _sampler_sentence(agree: pd.DataFrame, eff: pd.DataFrame) -> str:
+    means = agree["difference / combined MCSE"].abs()
+    sds = agree["sd difference / combined MCSE"].abs()
+    if means.max() <= AGREE_MCSE and sds.max() <= AGREE_MCSE:
+        text = (f"NUTS and the Albert-Chib Gibbs sampler agree: across the {len(agree)} "
+                f"probit coefficients the posterior means differ by at most "
+                f"{means.max():.1f} combined Monte Carlo standard errors "
+                f"({means.idxmax()}) and the posterior sds by at most {sds.max():.1f} "
+                f"({100 * (agree['sd ratio'] - 1).abs().max():.0f}%), within the "
+                f"{AGREE_MCSE:g} that Monte Carlo error alone explains.")
+    else:
+        which = means if means.max() >= sds.max() else sds
+        stat = "mean" if which is means else "sd"
+        return (f"NUTS and the Albert-Chib Gibbs sampler do not agree: the posterior "
+                f"{stat} of {which.idxmax()} differs by {which.max():.1f} combined Monte "
+                f"Carlo standard errors, more than the {AGREE_MCSE:g} that Monte Carlo "
+                "error alone explains, so one of the two samplers (or the program) is "
+                "not drawing from this posterior, or the chains are too short for their "
+                "Monte Carlo errors to be trusted: run longer chains and check again. "
+                "Until they agree, their effective draws per second compare nothing.")
+    return text + (
+        f" Per second of wall time NUTS gave "
+        f"{eff.loc['probit NUTS', 'min bulk ESS / s']:.0f} and Gibbs "
+        f"{eff.loc['probit Gibbs', 'min bulk ESS / s']:.0f} effective draws "
+        f"(minimum bulk ESS over the coefficients).")
+
+
+def _link_sentence(coef: pd.DataFrame, fitted: pd.DataFrame) -> str:
+    clear = coef[coef["clearly non-zero"] == "yes"]
+    if len(clear):
+        ratios = clear["logit / probit"]
+        text = ("The logit coefficients are " + ", ".join(f"{r:.2f}" for r in ratios)
+                + f" times the probit ones for the clearly non-zero "
+                f"coefficient{'s' if len(clear) > 1 else ''} ({', '.join(clear.index)})")
+        low, high = USUAL_RATIO
+        if ratios.between(low, high).all():
+            text += ", the usual factor of about 1.6-1.8"
+        else:
+            text += (f", not all within {low:g}-{high:g} around the usual factor of "
+                     "about 1.6-1.8")
+    else:
+        text = ("No coefficient is clearly non-zero (more than 3 posterior sds from 0), "
+                "so the ratio of logit to probit coefficients is noise here")
+    return text + (f"; the fitted germination probabilities of the two links differ by "
+                   f"at most {fitted['|difference|'].max():.4f}.")
+
+
 # ---------------------------------------------------------------- figures
 
-def density_figure(nuts: Fit, gibbs: GibbsFit):
+def density_figure(nuts: Fit, gibbs: Fit):
     names = row_names()
     fig, axes = plt.subplots(1, len(names), figsize=(13, 3.4))
     for (label, f, colour) in [("NUTS (Stan)", nuts, "C0"), ("Albert-Chib Gibbs", gibbs, "C1")]:
@@ -333,94 +460,128 @@ def plate_figure(check: pd.DataFrame):
     return fig
 
 
-# ---------------------------------------------------------------- report
+# ---------------------------------------------------------------- analysis
 
-def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
-    plates = load(args.data)
+def analyse(data=None, *, prior_sd: float = PRIOR_SD, **run) -> Results:
+    """Fit the probit by NUTS and by Albert-Chib Gibbs, and the logit by NUTS, to
+    ``data`` (None: Crowder's 21 plates; a CSV path; a DataFrame with plate,
+    germinated, total, seed_type, root_extract), all with the prior
+    N(0, ``prior_sd``^2) on every coefficient, and compare.  ``run``: chains,
+    iter_warmup, iter_sampling, seed, quiet, quick (see :class:`RunOptions`)."""
+    opts = run_options(DEFAULTS, run)
+    if isinstance(prior_sd, bool) or not isinstance(prior_sd, (int, float)) \
+            or not np.isfinite(prior_sd) or prior_sd <= 0:
+        raise PystanModelsError(f"prior-sd must be a positive number (got {prior_sd!r})")
+    plates = load(data)
     seeds = expand(plates)
-    fits = fit_all(seeds, opts)
+    fits = fit_all(seeds, opts, float(prior_sd))
     nuts, gibbs, logit = fits["probit NUTS"], fits["probit Gibbs"], fits["logit NUTS"]
-    rep = report.Report("Probit as a latent variable model: NUTS, Gibbs and the logit")
-    rep.fits = [nuts, logit, gibbs]
-    rep.problems = [f"{k}: {p}" for k, f in fits.items() if isinstance(f, Fit)
-                    for p in f.problems]
-    gibbs_problems = diagnose(None, gibbs.idata, PARAMS)
-    rep.problems += [f"probit Gibbs: {p}" for p in gibbs_problems]
+    problems = {k: f.problems for k, f in fits.items()}
 
     agree = agreement(nuts, gibbs)
     eff = efficiency(fits)
     coef, fitted = link_comparison(nuts, logit)
     cells = observed_cells(seeds)
     fitted.insert(0, "observed", cells["observed proportion"])
-    ml = pd.concat([mle(seeds, "probit").add_prefix("probit "),
-                    mle(seeds, "logit").add_prefix("logit ")], axis=1)
+    ml = {link: mle(seeds, link) for link in ("probit", "logit")}
     check, t_obs, ppp = plate_check(plates, nuts, opts.seed)
-    clear = coef[coef["clearly non-zero"] == "yes"]
-    worst = agree["difference / combined MCSE"].abs()
-    rep.answer = (
-        f"NUTS and the Albert-Chib Gibbs sampler agree: across the {len(agree)} probit "
-        f"coefficients the posterior means differ by at most {worst.max():.1f} combined "
-        f"Monte Carlo standard errors ({worst.idxmax()}) and the posterior sds by at most "
-        f"{100 * (agree['sd ratio'] - 1).abs().max():.0f}%. Per second of wall time NUTS "
-        f"gave {eff.loc['probit NUTS', 'min bulk ESS / s (wall)']:.0f} and Gibbs "
-        f"{eff.loc['probit Gibbs', 'min bulk ESS / s (wall)']:.0f} effective draws "
-        f"(minimum bulk ESS over the coefficients). The logit coefficients are "
-        + ", ".join(f"{r:.2f}" for r in clear["logit / probit"])
-        + f" times the probit ones for the clearly non-zero coefficients "
-        f"({', '.join(clear.index)}), the usual factor of about 1.6-1.8, while the fitted "
-        f"germination probabilities of the two links differ by at most "
-        f"{fitted['|difference|'].max():.4f}.")
-    print_summary(agree, eff, coef, opts)
+    text = answer(agree, eff, coef, fitted, ml["probit"], problems)
+    if not opts.quiet:
+        print_summary(agree, eff, coef)
+    return Results(
+        "probit", TITLE, opts, fits,
+        tables={"agreement": agree, "efficiency": eff, "coefficients": coef,
+                "fitted": fitted, "cells": cells,
+                "mle": pd.concat([ml["probit"].add_prefix("probit "),
+                                  ml["logit"].add_prefix("logit ")], axis=1),
+                "plate_check": check},
+        answer=text, problems=[f"{k}: {p}" for k, ps in problems.items() for p in ps],
+        data={"plates": plates},
+        extras={"prior_sd": float(prior_sd), "seeds": len(seeds),
+                "germinated": int(seeds.germinated.sum()), "pearson_t": t_obs,
+                "pearson_ppp": ppp})
 
+
+def print_summary(agree, eff, coef) -> None:
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(agree.round(3).to_string())
+        print(eff.round(1).to_string())
+        print(coef.round(3).to_string())
+
+
+# ---------------------------------------------------------------- report
+
+def render(r: Results, rep: report.Report) -> None:
+    """The report's sections: data, model, NUTS vs Gibbs, efficiency, logit vs probit,
+    the plate-level check."""
+    plates, fits, opts = r.data["plates"], r.fits, r.options
+    nuts, gibbs, logit = fits["probit NUTS"], fits["probit Gibbs"], fits["logit NUTS"]
+    prior_sd, cells = r.extras["prior_sd"], r.table("cells")
+    source = plates.attrs.get("source", "")
+    bundled = Path(source).is_file() and Path(source).resolve() == DATA.resolve()
+    expansion = (f"Each plate is expanded to one Bernoulli row per seed: {r.extras['seeds']} "
+                 f"seeds, {r.extras['germinated']} germinated. For a GLM the expansion "
+                 "loses nothing (the likelihoods differ by a constant); it gives each seed "
+                 "the latent u_i of the notes.")
     rep.section("Data", report.para(
         f"Crowder (1978) seed germination (BUGS Examples Vol. 1, 'Seeds'): {len(plates)} "
         f"plates of Orobanche aegyptiaca seeds, variety 75 or 73 (seed_type 0/1), on bean "
-        f"or cucumber root extract (root_extract 0/1). Each plate is expanded to one "
-        f"Bernoulli row per seed: {len(seeds)} seeds, {seeds.germinated.sum()} germinated. "
-        f"For a GLM the expansion loses nothing (the likelihoods differ by a constant); "
-        f"it gives each seed the latent u_i of the notes. Source: {DATA.name}; see "
-        f"data/README.md."), report.table(plates, 0, index=False),
+        f"or cucumber root extract (root_extract 0/1). {expansion} Source: {DATA.name}; "
+        f"see data/README.md." if bundled else
+        f"Source: {Path(source).name or source}: {len(plates)} plates (seed_type 0/1, "
+        f"root_extract 0/1). {expansion}"),
+        report.table(plates, 0, index=False),
         report.table(cells, {"observed proportion": 3}))
     rep.section("Model", report.para(
-        "Latent variable form (the notes): u_i ~ N(alpha + x_i'beta, 1), y_i = 1 if "
-        "u_i > 0, so Pr(y_i = 1) = Phi(alpha + x_i'beta), with x_i = (seed_type, "
-        "root_extract, seed_type x root_extract). Prior: alpha, beta_k ~ N(0, 10^2) "
-        "independently, nearly flat on the probit scale and conjugate for the Gibbs "
-        "sampler."), report.para(
-        "Stan (probit_regression.stan) integrates u out and samples (alpha, beta) with "
-        "NUTS. The Gibbs sampler (Albert and Chib 1993, numpy) alternates u_i | b, y_i ~ "
-        "N(w_i'b, 1) truncated to (0, inf) if y_i = 1 and (-inf, 0] if y_i = 0 "
-        "(vectorized inverse-CDF draws), and b | u ~ N(V W'u, V) with V = (W'W + I/10^2)^-1, "
-        "w_i = (1, x_i), b = (alpha, beta). The logit fit (logistic_regression.stan, "
-        "bernoulli_logit_glm) uses the same predictors and prior."))
-    rep.section("NUTS vs Gibbs: the same posterior", report.table(
-        agree, {"difference / combined MCSE": 2, "sd ratio": 3, "NUTS mean": 3,
-                "Gibbs mean": 3, "NUTS sd": 3, "Gibbs sd": 3}),
-        report.para("difference / combined MCSE: (NUTS mean - Gibbs mean) / sqrt(mcse_NUTS^2 "
-                    "+ mcse_Gibbs^2). Two correct samplers of one posterior give values like "
-                    "draws from N(0, 1); |value| > 3 would point to a bug.", "note"),
-        report.figure(density_figure(nuts, gibbs), "NUTS and Gibbs densities"),
-        report.para("Maximum likelihood (statsmodels Probit and Logit) for reference; with "
-                    "a nearly flat prior the posterior means sit next to it:"),
-        report.table(ml, 3))
-    rep.section("Efficiency: effective draws per second", report.table(
-        eff, {"wall time (s)": 1, "sum of chain times (s)": 1, "min bulk ESS": 0,
-              "min bulk ESS / s (wall)": 0, "min bulk ESS / chain-second": 0}),
+        "One model, u_i ~ N(alpha + x_i'beta, 1) and y_i = 1 if u_i > 0, with x_i = "
+        "(seed_type, root_extract, seed_type x root_extract) and the prior "
+        f"N(0, {prior_sd:g}^2) on every coefficient, sampled two ways (Stan's NUTS with u "
+        "integrated out, and the Gibbs sampler below), beside its logit counterpart. "
+        "The programs' own descriptions:"), report.models(fits.values()),
         report.para(
-            "Wall time includes warmup. The Stan programs were run without their optional "
-            "per-seed log_lik and y_rep output (pointwise = 0), which the Gibbs sampler "
-            "does not compute either. CmdStan runs the chains as separate processes, "
-            "two at a time on this machine's cores; the Gibbs sampler runs its chains one "
-            "after another in one Python process. 'Sum of chain times' removes that "
-            "difference. NUTS times exclude compilation; timings on a shared machine are "
-            "rough.", "note"),
+            "The Albert-Chib Gibbs sampler (Albert and Chib 1993, numpy) keeps u: it "
+            "alternates u_i | b, y_i ~ N(w_i'b, 1) truncated to (0, inf) if y_i = 1 and "
+            "(-inf, 0] if y_i = 0 (vectorized inverse-CDF draws in log space), and "
+            f"b | u ~ N(V W'u, V) with V = (W'W + I/{prior_sd:g}^2)^-1, w_i = (1, x_i), "
+            f"b = (alpha, beta). It ran {opts.chains} chains x ({opts.iter_warmup} warmup "
+            f"+ {opts.iter_sampling} draws) from independent N(0, 1) starts, one random "
+            f"stream per chain spawned from seed {opts.seed}."))
+    agree = r.table("agreement")
+    rep.section("NUTS vs Gibbs: one posterior, two samplers", report.table(
+        agree, {"difference / combined MCSE": 2, "sd difference / combined MCSE": 2,
+                "sd ratio": 3, "NUTS mean": 3, "Gibbs mean": 3, "NUTS sd": 3,
+                "Gibbs sd": 3}),
+        report.para(MCSE_NOTE + " The same for the posterior sds uses the Monte Carlo "
+                    "standard errors of the sds. The answer calls |value| > "
+                    f"{AGREE_MCSE:g} a disagreement (a false alarm about once in 16,000 "
+                    "comparisons).", "note"),
+        report.figure(density_figure(nuts, gibbs), "NUTS and Gibbs densities"),
+        report.para(_mle_sentence(r)),
+        report.table(r.table("mle"), 3))
+    rep.section("Efficiency: effective draws per second", report.table(
+        r.table("efficiency"), {"compile (s)": 1, "sampling (s)": 1, "min bulk ESS": 0,
+                                "min bulk ESS / s": 0, "step size": 3,
+                                "leapfrog steps per draw": 1, "ESS / s vs probit NUTS": 2,
+                                "sum of chain times (s)": 1,
+                                "min bulk ESS / chain-second": 0}),
+        report.para(
+            "Sampling time is wall time and includes warmup; compile time is blank when "
+            "the executable came from the cache. The Stan programs were run without their "
+            "optional per-seed log_lik and y_rep output (pointwise = 0), which the Gibbs "
+            "sampler does not compute either. CmdStan runs the chains as separate "
+            "processes, two at a time on this machine's cores; the Gibbs sampler runs its "
+            "chains one after another in one Python process. 'Sum of chain times' removes "
+            "that difference. Timings on a shared machine are rough.", "note"),
         report.figure(trace_figure(gibbs, "Trace plots: Albert-Chib Gibbs"), "Gibbs traces"),
         report.figure(trace_figure(nuts, "Trace plots: NUTS"), "NUTS traces"))
+    fitted = r.table("fitted")
+    saturated = bool((cells.seeds > 0).all())
     rep.section("Logit vs probit", report.para(
         "Posterior means of the coefficients under the two links. 'Clearly non-zero': "
         "|probit mean| > 3 posterior sd; for coefficients near zero the ratio is noise."),
-        report.table(coef, {"logit / probit": 2, "probit mean": 3, "probit sd": 3,
-                            "logit mean": 3, "logit sd": 3}),
+        report.table(r.table("coefficients"), {"logit / probit": 2, "probit mean": 3,
+                                               "probit sd": 3, "logit mean": 3,
+                                               "logit sd": 3}),
         report.para(
             "The factor comes from the latent scale: the logistic distribution has sd "
             "pi/sqrt(3) = 1.81 against 1 for the normal, and near p = 0.5 the logit and "
@@ -431,45 +592,76 @@ def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
             "With four cells and four coefficients the model is saturated, so both links "
             "must reproduce the four observed proportions (up to the small pull of the "
             "prior): here the agreement of the fitted probabilities is guaranteed, and "
-            "the coefficients are the same four probabilities on two different scales.",
-            "note"),
+            "the coefficients are the same four probabilities on two different scales."
+            if saturated else
+            "Not every cell has seeds, so the fitted probability of an empty cell comes "
+            "from the model alone and the two links may differ there.", "note"),
         report.figure(fitted_figure(cells, nuts, logit), "fitted probabilities"))
+    check, t_obs, ppp = r.table("plate_check"), r.extras["pearson_t"], r.extras["pearson_ppp"]
     outside = int(check.outside.sum())
-    verdict = ("so the plates vary more than a binomial model allows (extra-binomial "
-               "variation): the coefficient intervals above are somewhat too narrow, and the "
-               "BUGS 'Seeds' example adds plate random effects for this reason"
+    verdict = ("but the probit NUTS fit failed its diagnostics, so this check is not "
+               "conclusive" if nuts.problems else
+               "so the plates vary more than a binomial model allows (extra-binomial "
+               "variation): the coefficient intervals above are somewhat too narrow, and "
+               "the BUGS 'Seeds' example adds plate random effects for this reason"
                if ppp < 0.05 else
                "so these data show no clear extra-binomial variation between plates")
     rep.section("Plate-level check", report.para(
         f"The Bernoulli model has no plate effects. Replicating each plate's count from "
-        f"the probit NUTS fit gives a predictive interval for its germinated count: {outside} "
-        f"of {len(check)} plates fall outside their 95% interval, a weak check. A sharper "
-        f"one is Pearson's statistic over the 21 plates, T = sum_j (r_j - n_j p_j)^2 / "
-        f"(n_j p_j (1 - p_j)): its posterior mean for the observed counts is {t_obs:.1f} "
-        f"on 21 plates, and replicated data reach it in only {100 * ppp:.1f}% of draws "
-        f"(posterior predictive p-value {ppp:.3f}), {verdict}. The comparisons of "
-        f"samplers and links above do not depend on this."),
+        f"the probit NUTS fit gives a predictive interval for its germinated count: "
+        f"{outside} of {len(check)} plates fall outside their 95% interval, a weak check. "
+        f"A sharper one is Pearson's statistic over the plates, T = sum_j (r_j - n_j "
+        f"p_j)^2 / (n_j p_j (1 - p_j)): its posterior mean for the observed counts is "
+        f"{t_obs:.1f} on {len(check)} plates, and replicated data reach it in "
+        f"{100 * ppp:.1f}% of draws (posterior predictive p-value {ppp:.3f}), {verdict}. "
+        f"The comparisons of samplers and links above do not depend on this."),
         report.figure(plate_figure(check), "plate check"),
         report.table(check.drop(columns="outside"), 0, index=False))
-    rep.section("Provenance", cli.provenance(
-        rep.fits, opts, f"Gibbs sampler: numpy, {opts.chains} chains x ({opts.iter_warmup} "
-                        f"warmup + {opts.iter_sampling} draws), seed {opts.seed}."))
-    return rep
 
 
-def print_summary(agree, eff, coef, opts: RunOptions) -> None:
-    if opts.quiet:
-        return
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(agree.round(3).to_string())
-        print(eff.round(1).to_string())
-        print(coef.round(3).to_string())
+def _mle_sentence(r: Results) -> str:
+    """Whether the posterior means sit next to the MLE, computed, for the fits whose
+    diagnostics passed (under a nearly flat prior they should)."""
+    ml = r.table("mle")
+    if ml.isna().any().any():
+        return ("Maximum likelihood (statsmodels Probit and Logit): no finite estimate "
+                "exists for these data (a cell without seeds, or one where all or none "
+                "germinated), so only the posterior, shaped by the prior there, is given.")
+    gaps = {}
+    for name, link in [("probit NUTS", "probit"), ("probit Gibbs", "probit"),
+                       ("logit NUTS", "logit")]:
+        if not r.fits[name].problems:
+            gaps[name] = mle_gap(r.fits[name].table(PARAMS),
+                                 ml[[f"{link} MLE"]].set_axis(["MLE"], axis=1))
+    text = "Maximum likelihood (statsmodels Probit and Logit) for reference. "
+    if not gaps:
+        return text + ("No fit passed its diagnostics, so the posterior means are not "
+                       "compared with it.")
+    widest = max(float(r.fits[k].table(PARAMS)["sd"].max()) for k in gaps)
+    flat = r.extras["prior_sd"] >= 20 * widest
+    name, (worst, param) = max(gaps.items(), key=lambda kv: kv[1][0])
+    if worst <= NEAR_MLE_SD:
+        text += (f"{'With a nearly flat prior the' if flat else 'The'} posterior means sit "
+                 f"next to it: each is within {worst:.2f} posterior sd of the MLE "
+                 f"({_listed(gaps)}).")
+    else:
+        text += (f"{param} ({name}) is {worst:.2f} posterior sd from the MLE"
+                 + (", although with a nearly flat prior it should sit next to it."
+                    if flat else f": the N(0, {r.extras['prior_sd']:g}^2) prior pulls it."))
+    skipped = [k for k in r.fits if k not in gaps]
+    if skipped:
+        text += f" Not compared (failed diagnostics): {_listed(skipped)}."
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     def extend(p):
         p.add_argument("--data", default=DATA, help="seeds CSV (default: %(default)s)")
-    return cli.run("probit", __doc__.splitlines()[0], analyse, argv, extend)
+        p.add_argument("--prior-sd", type=float, default=PRIOR_SD,
+                       help="sd of the normal prior on every coefficient "
+                            "(default: %(default)s)")
+    return cli.main(sys.modules[__name__], __doc__.splitlines()[0], argv, extend,
+                    DEFAULTS)
 
 
 if __name__ == "__main__":

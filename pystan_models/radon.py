@@ -1,22 +1,33 @@
 """Mixed effects with clusters of varying coefficients (Minnesota radon).
 
-One Stan program, ``mixed_effects_clusters.stan``, fits y ~ N(X beta + Z gamma,
+One Stan program, ``mixed_effects_clusters.stan``, fits y ~ N(X_f beta + Z gamma,
 sigma^2) with a flat prior on the fixed effects beta and the random effects
-gamma split into clusters, each with its own mean alpha_k and sd sigma_gamma_k.
-The driver builds X, Z and the cluster of each column of Z; on the Minnesota
-radon data (Gelman & Hill 2007, ch. 12-13: log radon, floor, county log uranium)
-it fits complete pooling, no pooling, varying intercepts, varying intercepts
-with the county uranium predictor, and varying intercepts and floor slopes (two
-clusters, also in the nested form where the cluster means share a variance).
+gamma split into clusters, each with its own mean alpha_c and sd sigma_gamma_c.
+The driver builds X (no intercept column; a fixed intercept is a flag), Z and the
+cluster of each column of Z; on the Minnesota radon data (Gelman & Hill 2007,
+ch. 12-13: log radon, floor, county log uranium) it fits complete pooling, no
+pooling, varying intercepts, varying intercepts with the county uranium
+predictor, and varying intercepts and floor slopes (two clusters, also in the
+nested form where the cluster means share a variance); and the uranium model
+once more with ``radon_intercepts_marginal.stan``, the county effects integrated
+out::
+
+    from pystan_models import radon
+    r = radon.analyse()                       # the Minnesota file, default options
+    r = radon.analyse(frame, chains=4, seed=1)   # a DataFrame (or a CSV path)
+    r.fits["uranium"].idata                   # arviz.InferenceData
+    r.table("coefficients")                   # also comparison, loo, marginal, ...
+    r.answer
+    r.write_report("radon.html")
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import inspect
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import arviz as az
 import matplotlib.pyplot as plt
@@ -27,9 +38,11 @@ import statsmodels
 import statsmodels.formula.api as smf
 
 from . import cli, programs, report
-from .data import Column, check_rows, data_file, load_csv
+from .data import FRAME, Column, check_rows, data_file, prepare
 from .errors import DataError
-from .fitting import Fit, RunOptions, efficiency, loo_compare, posterior_table, sample, say
+from .fitting import (LOO_NOTE, MCSE_NOTE, Fit, RunOptions, efficiency_table, loo_compare,
+                      run_options, sample, say)
+from .results import Results
 
 DATA = data_file("radon_mn.csv")
 COLUMNS = [Column("idnum", "int"), Column("county", "int", positive=True),
@@ -63,24 +76,50 @@ SCALE_PRIOR_SD = 1.0    # half-normal scale of the sds (log radon has sd 0.85)
 
 # --- data -----------------------------------------------------------------
 
-def load(path=DATA) -> pd.DataFrame:
-    """The radon file, checked: one name and one uranium value per county, and
-    counties numbered 1..J with at least one house each."""
-    frame = load_csv(path, COLUMNS)
-    check_rows(path, frame, "radon", frame.radon < 0, "is a negative radon activity")
+# log_radon and log_uranium are stored rounded (the shipped file to 1e-14); a
+# value written to 3 decimals is within 5e-4 of the exact log.  The tolerance
+# still separates Gelman & Hill's log(radon) from rstanarm's and posteriordb's
+# log(radon + 0.1), which differ by 0.1 / radon > 0.002 for every Minnesota
+# house (radon at most 48.2).
+LOG_TOLERANCE = 1e-3
+
+
+def load(data=DATA) -> pd.DataFrame:
+    """The validated frame: ``data`` is a CSV path (default: the Minnesota file) or a
+    DataFrame with the file's columns; parsed, then checked by :func:`check`."""
+    return prepare(data, DATA, COLUMNS, check)
+
+
+def check(frame: pd.DataFrame, source: str = FRAME) -> pd.DataFrame:
+    """The checks every radon frame passes, naming column and row: the derived
+    columns agree with the columns they are derived from (log_radon =
+    log(radon) with 0 replaced by 0.1, log_uranium = log(uranium_ppm)), one
+    name, FIPS code and uranium value per county, and counties numbered 1..J
+    with at least one house each."""
+    check_rows(source, frame, "radon", frame.radon < 0, "is a negative radon activity")
+    expected = np.log(np.where(frame.radon == 0, 0.1, frame.radon.clip(lower=1e-300)))
+    gap = (frame.log_radon - expected).abs()
+    check_rows(source, frame, "log_radon", gap > LOG_TOLERANCE,
+               "is not log(radon) with 0 replaced by 0.1 (Gelman & Hill's transform, "
+               "see data/README.md; rstanarm's and posteriordb's log(radon + 0.1) "
+               "differ)")
+    gap = (frame.log_uranium - np.log(frame.uranium_ppm)).abs()
+    check_rows(source, frame, "log_uranium", gap > LOG_TOLERANCE,
+               "is not log(uranium_ppm)")
     first = frame.groupby("county").transform("first")
-    check_rows(path, frame, "county_name", frame.county_name != first.county_name,
+    check_rows(source, frame, "county_name", frame.county_name != first.county_name,
                "differs from the name on this county's first row")
-    check_rows(path, frame, "log_uranium", frame.log_uranium != first.log_uranium,
-               "differs from this county's first row (a county-level predictor "
-               "has one value per county)")
+    for column in ("county_fips", "uranium_ppm", "log_uranium"):
+        check_rows(source, frame, column, frame[column] != first[column],
+                   "differs from this county's first row (a county-level column "
+                   "has one value per county)")
     by_name = frame.groupby("county_name").county.transform("first")
-    check_rows(path, frame, "county", frame.county != by_name,
+    check_rows(source, frame, "county", frame.county != by_name,
                "this county_name has another county index on an earlier row")
     present = set(frame.county)
     missing = [j for j in range(1, max(present) + 1) if j not in present]
     if missing:
-        raise DataError(f"{path}, column 'county': no rows for county {missing[0]}"
+        raise DataError(f"{source}, column 'county': no rows for county {missing[0]}"
                         f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''};"
                         f" counties must be numbered 1..{max(present)} with at least one"
                         " house each")
@@ -98,19 +137,27 @@ def counties(frame: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class Design:
-    """What the general program needs: X (named columns), Z and its clusters."""
+    """What the general program needs: X (named columns, no intercept column),
+    whether a fixed intercept goes in front of it, Z and its clusters."""
     model: str
     X: pd.DataFrame
     Z: np.ndarray                 # N x Q
     z_names: list[str]
-    cluster: np.ndarray           # cluster of each Z column, 1..K
+    cluster: np.ndarray           # cluster of each Z column, 1..C
     cluster_names: list[str]
-    has_mean: list[int]           # 1: cluster mean alpha_k is free; 0: fixed at 0
+    has_mean: list[int]           # 1: cluster mean alpha_c is free; 0: fixed at 0
+    intercept: bool = False       # a fixed intercept (flat prior), beta[intercept]
+
+    @property
+    def fixed(self) -> list[str]:
+        """Names of the fixed effects beta: the intercept (if any), then X's columns."""
+        return ["intercept"] * self.intercept + list(self.X.columns)
 
 
 def design(frame: pd.DataFrame, model: str) -> Design:
-    """X, Z and clusters for one of the MODELS.  Intercepts live either in X or in
-    a cluster mean, never both (see the identification note in the program)."""
+    """X, Z and clusters for one of the MODELS.  An intercept is either fixed
+    (``intercept``) or a cluster mean, never both (see the identification note in
+    the program); X never holds an intercept column."""
     if model not in MODELS:
         raise DataError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     info = counties(frame)
@@ -121,8 +168,8 @@ def design(frame: pd.DataFrame, model: str) -> Design:
     n = len(frame)
     none = np.zeros((n, 0))
     if model == "complete":
-        X = pd.DataFrame({"intercept": np.ones(n), "floor": floor})
-        return Design(model, X, none, [], np.zeros(0, int), [], [])
+        X = pd.DataFrame({"floor": floor})
+        return Design(model, X, none, [], np.zeros(0, int), [], [], intercept=True)
     if model == "none":
         X = pd.concat([pd.DataFrame({"floor": floor}),
                        pd.DataFrame(indicators, columns=[f"county {c}" for c in names])],
@@ -142,59 +189,70 @@ def design(frame: pd.DataFrame, model: str) -> Design:
 
 
 def stan_data(y, d: Design, *, nested: bool = False, mean_prior_sd: float = MEAN_PRIOR_SD,
-              scale_prior_sd: float = SCALE_PRIOR_SD, prior_only: bool = False,
-              pointwise: bool = True, replicates: bool = False) -> dict:
+              scale_prior_sd: float = SCALE_PRIOR_SD, beta_prior_sd: float = 0.0,
+              prior_only: bool = False, pointwise: bool = True, y_rep: bool = False) -> dict:
     """The data dict for mixed_effects_clusters.stan, after checking that the
-    design fits the model: finite values, clusters 1..K each with a column, and
-    [X, cluster-mean columns] of full column rank (identified under the flat
-    prior).  Z goes in row-wise sparse form: R (column, value) slots per row.
-    ``pointwise`` writes log_lik (for LOO), ``replicates`` y_rep (the report has
-    no use for it, and 919 more columns per draw cost seconds to read)."""
+    design fits the model: finite values, no constant column in X (the intercept
+    is ``d.intercept``), clusters 1..C each with a column, and [intercept, X,
+    cluster-mean columns] of full column rank (identified under the flat prior).
+    Z goes in row-wise sparse form: S (column, value) slots per row.
+    ``pointwise`` writes log_lik (for LOO) and, with ``y_rep``, the replicates
+    (log_lik_only = 1 without: the report has no use for them, and 919 more
+    columns per draw cost seconds to read).  ``beta_prior_sd`` 0 is the notes'
+    flat prior on beta; > 0 a proper normal one (for prior predictive draws)."""
     y = np.asarray(y, float)
     X = d.X.to_numpy(float)
     Z = np.asarray(d.Z, float).reshape(len(y), -1)
-    n, q, k = len(y), Z.shape[1], len(d.has_mean)
+    n, q, c = len(y), Z.shape[1], len(d.has_mean)
     for name, arr in (("y", y), ("X", X), ("Z", Z)):
         if not np.all(np.isfinite(arr)):
             raise DataError(f"design {d.model}: {name} has a missing or infinite value")
-    if X.shape[0] != n or len(d.cluster) != q or len(d.cluster_names) != k:
+    if X.shape[0] != n or len(d.cluster) != q or len(d.cluster_names) != c:
         raise DataError(f"design {d.model}: sizes disagree (y {n}, X {X.shape}, Z {Z.shape}, "
-                        f"{len(d.cluster)} cluster labels, {k} clusters)")
-    if q and (d.cluster.min() < 1 or d.cluster.max() > k):
-        raise DataError(f"design {d.model}: cluster labels must lie in 1..{k}")
-    empty = [d.cluster_names[j] for j in range(k) if not np.any(d.cluster == j + 1)]
+                        f"{len(d.cluster)} cluster labels, {c} clusters)")
+    constant = [name for name, col in zip(d.X.columns, X.T)
+                if n > 1 and np.all(col == col[0]) and col[0] != 0]
+    if constant:
+        raise DataError(f"design {d.model}: column {constant[0]!r} of X is constant; X "
+                        "holds no intercept column (the intercept is the design's "
+                        "intercept flag or a cluster mean)")
+    if q and (d.cluster.min() < 1 or d.cluster.max() > c):
+        raise DataError(f"design {d.model}: cluster labels must lie in 1..{c}")
+    empty = [d.cluster_names[j] for j in range(c) if not np.any(d.cluster == j + 1)]
     if empty:
         raise DataError(f"design {d.model}: cluster {empty[0]!r} has no columns of Z")
-    if min(scale_prior_sd, mean_prior_sd) <= 0:
-        raise DataError("prior scales must be positive")
+    if min(scale_prior_sd, mean_prior_sd) <= 0 or beta_prior_sd < 0:
+        raise DataError("prior scales must be positive (beta_prior_sd: 0 for flat)")
     # the column each free cluster mean multiplies: the sum of its Z columns
-    means = np.column_stack([Z[:, d.cluster == j + 1].sum(1) for j in range(k)
+    means = np.column_stack([Z[:, d.cluster == j + 1].sum(1) for j in range(c)
                              if d.has_mean[j]] or [np.zeros((n, 0))])
-    full = np.hstack([X, means])
+    full = np.hstack([np.ones((n, int(d.intercept))), X, means])
     if np.linalg.matrix_rank(full) < full.shape[1]:
         raise DataError(
-            f"design {d.model}: not identified under the flat prior: the columns of X "
-            f"({', '.join(d.X.columns)}) and the free cluster means are linearly "
-            "dependent (e.g. an intercept in X and a free mean for an intercept cluster)")
+            f"design {d.model}: not identified under the flat prior: the fixed effects "
+            f"({', '.join(d.fixed)}) and the free cluster means are linearly "
+            "dependent (e.g. a fixed intercept and a free mean for an intercept cluster)")
     nonzero = Z != 0
-    r = int(nonzero.sum(1).max()) if q else 0
-    z_col = np.ones((r, n), int)
-    z_val = np.zeros((r, n))
+    s = int(nonzero.sum(1).max()) if q else 0
+    z_col = np.ones((s, n), int)
+    z_val = np.zeros((s, n))
     for i in range(n):
         cols = np.flatnonzero(nonzero[i])
         z_col[:len(cols), i] = cols + 1
         z_val[:len(cols), i] = Z[i, cols]
-    return {"N": n, "y": y.tolist(), "P": X.shape[1], "X": X.tolist(), "Q": q, "R": r,
-            "z_col": z_col.tolist(), "z_val": z_val.tolist(), "K": k,
-            "cluster": [int(c) for c in d.cluster], "has_mean": [int(m) for m in d.has_mean],
-            "nested": int(nested), "mean_prior_sd": float(mean_prior_sd),
-            "scale_prior_sd": float(scale_prior_sd), "prior_only": int(prior_only),
-            "pointwise": int(pointwise), "replicates": int(replicates)}
+    return {"N": n, "K": X.shape[1], "X": X.tolist(), "y": y.tolist(),
+            "intercept": int(d.intercept), "Q": q, "S": s,
+            "z_col": z_col.tolist(), "z_val": z_val.tolist(), "C": c,
+            "cluster": [int(k) for k in d.cluster], "has_mean": [int(m) for m in d.has_mean],
+            "nested": int(nested), "beta_prior_sd": float(beta_prior_sd),
+            "mean_prior_sd": float(mean_prior_sd), "scale_prior_sd": float(scale_prior_sd),
+            "prior_only": int(prior_only), "pointwise": int(pointwise),
+            "log_lik_only": int(not y_rep)}
 
 
 def main_params(d: Design, nested: bool = False) -> list[str]:
     """The parameters to diagnose and tabulate (no zero-size ones)."""
-    names = ["beta"] if d.X.shape[1] else []
+    names = ["beta"] if d.fixed else []
     if any(d.has_mean):
         names.append("alpha")
     if d.has_mean:
@@ -224,7 +282,7 @@ def fit_model(frame: pd.DataFrame, model: str, opts: RunOptions, *,
     draw to write and read)."""
     d = design(frame, model)
     data = stan_data(frame.log_radon, d, nested=nested, pointwise=pointwise)
-    coords = {"fixed": list(d.X.columns), "cluster": d.cluster_names, "ranef": d.z_names,
+    coords = {"fixed": d.fixed, "cluster": d.cluster_names, "ranef": d.z_names,
               "house": np.arange(len(frame))}
     dims = {"beta": ["fixed"], "theta": ["fixed"], "alpha": ["cluster"],
             "sigma_gamma": ["cluster"], "gamma": ["ranef"], "z": ["ranef"],
@@ -243,7 +301,7 @@ def fit_all(frame: pd.DataFrame, opts: RunOptions, models=tuple(MODELS)
 def coefficients(f: RadonFit) -> pd.DataFrame:
     """Posterior table of the main parameters, named as in the notes (the 85
     no-pooling county intercepts are left to the figures)."""
-    table = posterior_table(f.idata, main_params(f.design, f.nested))
+    table = f.table(main_params(f.design, f.nested))   # computed once per fit
     table = table.rename(index={"sigma_alpha[0]": "sigma_alpha"})
     return table[~table.index.str.startswith("beta[county ")]
 
@@ -259,17 +317,20 @@ MARGINAL_NAMES = {"beta[floor]": "beta[floor]", "beta_county[log_uranium]": "bet
 
 
 def marginal_data(frame: pd.DataFrame, *, mean_prior_sd: float = MEAN_PRIOR_SD,
-                  scale_prior_sd: float = SCALE_PRIOR_SD, pointwise: bool = False) -> dict:
+                  scale_prior_sd: float = SCALE_PRIOR_SD, beta_prior_sd: float = 0.0,
+                  prior_only: bool = False, pointwise: bool = False) -> dict:
     """Data for radon_intercepts_marginal.stan: the 'uranium' model (floor in X,
-    county log uranium in W, varying county intercepts); the program reduces the
-    houses to per-county sufficient statistics itself.  The report compares its
-    posterior and speed, not its LOO, so by default it writes no log_lik or y_rep."""
+    county log uranium in W, varying county intercepts, groups = counties); the
+    program reduces the houses to per-county sufficient statistics itself.  The
+    report compares its posterior and speed, not its LOO, so by default it writes
+    no log_lik or y_rep."""
     info = counties(frame)
-    return {"N": len(frame), "J": len(info), "P": 1, "L": 1,
-            "y": frame.log_radon.tolist(), "X": frame[["floor"]].to_numpy(float).tolist(),
-            "W": info[["log_uranium"]].to_numpy().tolist(),
-            "county": [int(c) for c in frame.county],
-            "mean_prior_sd": float(mean_prior_sd), "scale_prior_sd": float(scale_prior_sd),
+    return {"N": len(frame), "K": 1, "X": frame[["floor"]].to_numpy(float).tolist(),
+            "y": frame.log_radon.tolist(), "J": len(info),
+            "group": [int(c) for c in frame.county],
+            "L": 1, "W": info[["log_uranium"]].to_numpy().tolist(),
+            "beta_prior_sd": float(beta_prior_sd), "mean_prior_sd": float(mean_prior_sd),
+            "scale_prior_sd": float(scale_prior_sd), "prior_only": int(prior_only),
             "pointwise": int(pointwise)}
 
 
@@ -284,14 +345,18 @@ def fit_marginal(frame: pd.DataFrame, opts: RunOptions) -> Fit:
 
 def marginal_table(f: Fit) -> pd.DataFrame:
     """The marginal fit's posterior table, rows named as in the general program."""
-    return posterior_table(f.idata, MARGINAL_PARAMS).rename(index=MARGINAL_NAMES)
+    return f.table(MARGINAL_PARAMS).rename(index=MARGINAL_NAMES)
 
 
 def marginal_comparison(plain: RadonFit, marginal: Fit) -> pd.DataFrame:
-    a, b = coefficients(plain), marginal_table(marginal)
-    out = pd.DataFrame({"plain: mean": a["mean"], "plain: sd": a["sd"]}).reindex(b.index)
-    out["marginal: mean"], out["marginal: sd"] = b["mean"], b["sd"]
-    out["difference / sd"] = (out["marginal: mean"] - out["plain: mean"]) / out["plain: sd"]
+    """The engine's MCSE comparison (:func:`fitting.mcse_comparison`: means, sds and
+    the difference in combined MCSEs) for two programs that name the same quantities
+    differently: the rows are matched through MARGINAL_NAMES."""
+    a, b = coefficients(plain).reindex(MARGINAL_NAMES.values()), marginal_table(marginal)
+    out = pd.DataFrame({"plain mean": a["mean"], "marginal mean": b["mean"],
+                        "plain sd": a["sd"], "marginal sd": b["sd"]})
+    out["difference / combined MCSE"] = (a["mean"] - b["mean"]) / np.hypot(
+        a["mcse_mean"], b["mcse_mean"])
     return out
 
 
@@ -399,11 +464,17 @@ def floor_slope(f: RadonFit) -> np.ndarray:
 
 
 def check_counties(frame: pd.DataFrame, names: list[str]) -> list[str]:
+    """The partial-pooling figure's counties (``figure_counties``, ``--counties``),
+    each a county_name of the data."""
     known = set(frame.county_name)
+    if not names:
+        raise DataError("figure_counties (--counties): give at least one county name "
+                        f"(names as in column county_name, e.g. {sorted(known)[0]!r})")
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise DataError(f"--counties: no county named {unknown[0]!r} in the data "
-                        f"(names as in column county_name, e.g. {sorted(known)[0]!r})")
+        raise DataError(f"figure_counties (--counties): no county named {unknown[0]!r} in "
+                        f"the data (names as in column county_name, e.g. "
+                        f"{sorted(known)[0]!r})")
     return names
 
 
@@ -550,157 +621,296 @@ def trace_figure(f: RadonFit):
                                figsize=(11, 9), compact=True)
 
 
-def timing_table(fits: dict[str, Fit]) -> pd.DataFrame:
-    return pd.DataFrame([{"fit": label, **efficiency(f, tabulated(f))}
-                         for label, f in fits.items()])
-
-
-def tabulated(f: Fit) -> list[str]:
-    """The parameters a fit's tables and ESS figures are about."""
-    if isinstance(f, RadonFit):
-        return main_params(f.design, f.nested)
-    return MARGINAL_PARAMS
-
-
 # --- the analysis --------------------------------------------------------------
 
-def analyse(args: argparse.Namespace, opts: RunOptions) -> report.Report:
-    frame = load(args.data)
-    names = check_counties(frame, [c.strip() for c in args.counties.split(",") if c.strip()])
+DEFAULTS = RunOptions()
+TITLE = "Minnesota radon: pooling, varying intercepts and slopes, county uranium"
+# fit labels (r.fits) of the two extra fits besides the five MODELS
+NESTED, MARGINAL_FIT = "slopes_nested", "uranium_marginal"
+LABELS = {**MODELS, NESTED: "nested " + MODELS["slopes"],
+          MARGINAL_FIT: MODELS["uranium"] + ", marginal program"}
+# the marginal and the general program fit one posterior: their means agree when
+# every difference is within this many combined Monte Carlo standard errors
+AGREE_MCSE = 3.0
+# the nested cluster means "hardly move" when they shift by less than this many
+# posterior sd of the vague fit's
+HARDLY_MOVE_SD = 0.3
+
+
+def analyse(data=None, *, figure_counties=FIGURE_COUNTIES, **run) -> Results:
+    """Fit the five models, the nested slopes model and the marginal program to
+    ``data`` (None: the Minnesota file; a CSV path; a DataFrame with the file's
+    columns) and compare them.  ``figure_counties``: the counties of the
+    partial-pooling figure (names, or one comma-separated string; the first is the
+    answer's example of shrinkage).  ``run``: chains, iter_warmup, iter_sampling,
+    seed, quiet, quick (see :class:`RunOptions`)."""
+    opts = run_options(DEFAULTS, run)
+    frame = load(data)
+    if isinstance(figure_counties, str):
+        figure_counties = figure_counties.split(",")
+    names = check_counties(frame, [c.strip() for c in figure_counties if c.strip()])
     fits = fit_all(frame, opts)
     say(opts, "nested cluster means: slopes model again")
     nested = fit_model(frame, "slopes", opts, nested=True, pointwise=False)
     marginal = fit_marginal(frame, opts)
-    every = {**{MODELS[k]: f for k, f in fits.items()}, "nested " + MODELS["slopes"]: nested,
-             MODELS["uranium"] + ", marginal program": marginal}
-    rep = report.Report("Minnesota radon: pooling, varying intercepts and slopes, "
-                        "county uranium")
-    rep.problems = [f"{k}: {p}" for k, f in every.items() for p in f.problems]
+    every = {**fits, NESTED: nested, MARGINAL_FIT: marginal}
 
     tables = {k: coefficients(f) for k, f in fits.items()}
     refs = {k: cached_reml(frame, k) for k in fits}
-    firm = {m: {k: v for k, v in r.items() if not (m == "slopes" and "gamma" in k)}
-            for m, r in refs.items()}
-    gap_firm, gap_all = largest_gap(tables, firm), largest_gap(tables, refs)
     loo, loo_notes = loo_compare({MODELS[k]: f for k, f in fits.items()})
     info = counties(frame)
-    floor = tables["intercepts"].loc["beta[floor]"]
-    sd0 = tables["intercepts"].loc["sigma_gamma[county intercept]"]
-    sd1 = tables["uranium"].loc["sigma_gamma[county intercept]"]
-    bu = tables["uranium"].loc["beta[log_uranium]"]
     small = info.index[info.name == names[0]][0]   # first county of the figure
-    a_none = county_intercepts(frame, fits["none"])[:, small - 1].mean()
-    a_part = county_intercepts(frame, fits["intercepts"])[:, small - 1].mean()
-    rep.answer = (
-        f"A first-floor measurement has lower log radon than a basement one by "
-        f"{-floor['mean']:.2f} (95% interval {-floor['97.5%']:.2f} to {-floor['2.5%']:.2f}) "
-        f"in the varying-intercept model, a factor of {np.exp(floor['mean']):.2f}. "
-        f"Counties differ: the sd of county intercepts is {sd0['mean']:.2f} "
-        f"(residual sd {tables['intercepts'].loc['sigma', 'mean']:.2f}). County soil uranium "
-        f"explains much of that: its coefficient is {bu['mean']:.2f} "
-        f"({bu['2.5%']:.2f} to {bu['97.5%']:.2f}) per unit log ppm, and with it the sd of "
-        f"county intercepts falls to {sd1['mean']:.2f}. By LOO the best model is "
-        f"{loo.index[0]}; "
-        + "; ".join(f"{k} trails by {d:.1f} ± {s:.1f}" for k, d, s in
-                    zip(loo.index[1:], loo.elpd_diff.iloc[1:], loo.dse.iloc[1:]))
-        + f" elpd. Partial pooling moves small counties towards the mean: "
-        f"{names[0]} ({int(info.n[small])} houses) has intercept {a_none:.2f} without "
-        f"pooling and {a_part:.2f} with it. Posterior means sit within "
-        f"{largest_gap(tables, PUBLISHED):.2f} posterior sd of Gelman & Hill's (2007) "
-        f"estimates and within {gap_firm:.2f} sd of least-squares / REML "
-        f"fits of the same models" + (
-            f", except the slopes model's two poorly determined county sds "
-            f"({gap_all:.2f} sd: REML is the mode of a skewed "
-            "likelihood, the posterior mean is not)." if gap_all > gap_firm else "."))
-    print_summary(tables, opts)
+    pooled = {"county": names[0], "houses": int(info.n[small]),
+              "none": county_intercepts(frame, fits["none"])[:, small - 1].mean(),
+              "partial": county_intercepts(frame, fits["intercepts"])[:, small - 1].mean(),
+              "mean": tables["intercepts"].loc["alpha[county intercept]", "mean"]}
+    text = answer(tables, {k: f.problems for k, f in fits.items()}, refs, loo, loo_notes,
+                  pooled)
+    if not opts.quiet:
+        print(comparison_table(tables).to_string())
+    return Results(
+        "radon", TITLE, opts, every,
+        tables={"design": design_table(frame),
+                "comparison": comparison_table(tables),
+                "coefficients": pd.concat({k: with_references(t, refs[k], k)
+                                           for k, t in tables.items()},
+                                          names=["model", "parameter"]),
+                "nested": nested_table(fits["slopes"], nested),
+                "loo": loo,
+                "marginal": marginal_comparison(fits["uranium"], marginal),
+                "efficiency": efficiency_table({LABELS[k]: f for k, f in every.items()})},
+        answer=text,
+        problems=[f"{LABELS[k]}: {p}" for k, f in every.items() for p in f.problems],
+        data={"radon": frame},
+        extras={"figure_counties": names, "loo_notes": loo_notes,
+                "gamma_gap": gamma_gap(fits["uranium"], marginal)})
 
+
+def render(r: Results, rep: report.Report) -> None:
+    """The report's sections: data, models, coefficients, partial pooling, the
+    uranium effect, nested means, densities, LOO, traces, the fast program and
+    timing."""
+    frame, fits = r.data["radon"], r.fits
+    info = counties(frame)
+    source = frame.attrs.get("source", "")
+    bundled = Path(source).is_file() and Path(source).resolve() == DATA.resolve()
+    five = {k: fits[k] for k in MODELS}
+    coef = r.table("coefficients")
     rep.section("Data", report.para(
-        f"{len(frame)} houses in {len(info)} Minnesota counties (EPA SRRS, as in Gelman & "
-        f"Hill 2007, ch. 12). Outcome y = log radon, log(pCi/L) with 0 replaced by 0.1 "
-        f"(Gelman & Hill's transform, column log_radon as given); x = floor "
-        f"(0 basement, 1 first floor; {int(frame.floor.sum())} houses on the first floor); "
-        f"u = county log soil uranium (log ppm). Houses per county: median "
-        f"{int(info.n.median())}, range {info.n.min()} to {info.n.max()}. "
-        f"Source: {args.data}; see data/README.md."))
+        f"{len(frame)} houses in {len(info)} counties"
+        + (" of Minnesota (EPA SRRS, as in Gelman & Hill 2007, ch. 12)" if bundled else "")
+        + ". Outcome y = log radon, log(pCi/L) with 0 replaced by 0.1 (Gelman & Hill's "
+        "transform; column log_radon, checked against radon); x = floor (0 basement, 1 "
+        f"first floor; {int(frame.floor.sum())} houses on the first floor); u = county log "
+        f"soil uranium (log ppm). Houses per county: median {int(info.n.median())}, range "
+        f"{info.n.min()} to {info.n.max()}. Source: "
+        + (f"{DATA.name}; see data/README.md." if bundled else f"{source}.")))
     rep.section("Models", report.para(
-        "One Stan program, mixed_effects_clusters.stan: y ~ N(X beta + Z gamma, sigma^2), "
-        "p(beta) ∝ 1, gamma_q ~ N(alpha_k, sigma_gamma_k^2) for the columns q of Z in "
-        f"cluster k, alpha_k ~ N(0, {MEAN_PRIOR_SD:g}^2) (vague) or, nested, "
-        "alpha_k ~ N(0, sigma_alpha^2); sigma, sigma_gamma_k, sigma_alpha ~ "
-        f"half-normal(0, {SCALE_PRIOR_SD:g}). The driver builds X and Z:"),
-        report.table(design_table(frame), index=False),
-        report.para("An intercept is either a column of X or the mean of an intercept "
-                    "cluster, never both: with a flat prior on beta the two would only be "
-                    "identified through their sum. The driver checks that X and the "
-                    "cluster-mean columns have full rank before sampling. Note on names: "
-                    "Gelman & Hill's mu_alpha is alpha[county intercept] here and their "
-                    "sigma_alpha is sigma_gamma[county intercept].", "note"))
-    rep.section("Coefficients compared", report.table(comparison_table(tables)),
+        "One general program fits all five models; the driver builds its X (no intercept "
+        "column), Z and clusters per model:"),
+        report.table(r.table("design"), index=False),
+        report.para("An intercept is either fixed (beta[intercept], complete pooling) or "
+                    "the mean of an intercept cluster, never both; the driver checks that "
+                    "the fixed effects and the cluster-mean columns have full rank before "
+                    "sampling. Gelman & Hill's mu_alpha is alpha[county intercept] here "
+                    "and their sigma_alpha is sigma_gamma[county intercept]. The "
+                    "programs' own descriptions:", "note"),
+        report.models(fits.values()))
+    rep.section("Coefficients compared", report.table(r.table("comparison")),
                 report.para("Posterior mean (sd). No pooling has 85 county intercepts as "
                             "fixed effects; see the figures.", "note"))
     rep.section("Coefficients by model", *[
-        f"<h3>{MODELS[k]}</h3>" + report.table(with_references(t, refs[k], k),
+        f"<h3>{MODELS[k]}</h3>" + report.table(coef.loc[k].dropna(axis=1, how="all"),
                                                {"r_hat": 3, "ess_bulk": 0, "ess_tail": 0,
                                                 "mcse_mean": 3})
-        for k, t in tables.items()],
+        for k in MODELS],
         report.para("REML / LS: the same model by least squares (complete and no pooling) "
                     "or REML (statsmodels MixedLM; for the slopes model, independent "
                     "variance components). G&H 2007: Gelman & Hill, ch. 12 (lm and lmer). "
                     "A posterior mean of a poorly determined sd (the slopes model's two "
                     "sigma_gamma) sits away from the REML estimate, which is a mode of a "
                     "skewed likelihood; compare the medians and intervals.", "note"))
-    rep.section("Partial pooling", report.figure(pooling_figure(frame, fits, names),
-                                                 "partial pooling by county"),
+    rep.section("Partial pooling",
+                report.figure(pooling_figure(frame, fits, r.extras["figure_counties"]),
+                              "partial pooling by county"),
                 report.para("Dashed: complete pooling (one line for all counties). Dotted: "
                             "no pooling (each county's own intercept, common floor slope). "
-                            "Solid: partial pooling (varying-intercept model). With few "
-                            "houses the partial-pooling line sits near the complete-pooling "
-                            "one; with many it follows the county's own data.", "note"),
+                            "Solid: partial pooling (varying-intercept model). Counties "
+                            f"shown: {', '.join(r.extras['figure_counties'])}.", "note"),
                 report.figure(shrinkage_figure(frame, fits), "shrinkage"))
+    bu = coef.loc[("uranium", "beta[log_uranium]")]
+    sd0 = coef.loc[("intercepts", "sigma_gamma[county intercept]"), "mean"]
+    sd1 = coef.loc[("uranium", "sigma_gamma[county intercept]"), "mean"]
     rep.section("County-level uranium effect",
                 report.figure(uranium_figure(frame, fits["uranium"]), "uranium"),
                 report.para(f"The county log uranium coefficient is {bu['mean']:.2f} "
-                            f"(sd {bu['sd']:.2f}); adding it shrinks the sd of county "
-                            f"intercepts from {sd0['mean']:.2f} to {sd1['mean']:.2f}."))
+                            f"(sd {bu['sd']:.2f}); with it the sd of county intercepts "
+                            f"is {sd1:.2f}, against {sd0:.2f} without."))
+    nested = r.table("nested")
+    means = nested.index[nested.index.str.startswith("alpha[")]
+    shift = float(((nested.loc[means, "nested: mean"] - nested.loc[means, "vague: mean"])
+                   .abs() / nested.loc[means, "vague: sd"]).max())
+    trusted = not (fits["slopes"].problems or fits[NESTED].problems)
     rep.section("Nested cluster means", report.para(
         "The slopes model again, with the two cluster means (county intercepts, county "
-        "floor slopes) drawn from N(0, sigma_alpha^2) instead of a vague prior. With only "
-        "two means sigma_alpha is barely informed and the means hardly move."),
-        report.table(nested_table(fits["slopes"], nested)))
-    rep.section("Posterior densities", report.figure(density_figure(fits), "densities"))
-    rep.section("LOO comparison", report.table(loo, 2),
-                *[report.para(n, "problems") for n in loo_notes],
-                report.para("elpd_loo: expected log pointwise predictive density (higher is "
-                            "better); elpd_diff and dse: difference from the best and its "
-                            "standard error. No pooling's single-house counties make "
-                            "high Pareto k values likely.", "note"))
+        "floor slopes) drawn from N(0, sigma_alpha^2) instead of a vague prior. "
+        + (f"The means move by at most {shift:.2f} posterior sd"
+           + (": with only two means sigma_alpha is barely informed, and they hardly "
+              "move." if shift < HARDLY_MOVE_SD else ".") if trusted else
+           "A fit's diagnostics failed (see the list at the top): no comparison is "
+           "drawn.")),
+        report.table(nested))
+    rep.section("Posterior densities", report.figure(density_figure(five), "densities"))
+    rep.section("LOO comparison", report.table(r.table("loo"), 2),
+                *[report.para(n, "problems") for n in r.extras["loo_notes"]],
+                report.para(LOO_NOTE + " No pooling's single-house counties make high "
+                            "Pareto k values likely.", "note"))
     rep.section("Trace plots", report.figure(trace_figure(fits["slopes"]), "trace slopes"))
-    timing = timing_table(every)
+    timing = r.table("efficiency")
     speed = timing["min bulk ESS / s"]
-    ratio = speed.iloc[-1] / speed[timing.fit == MODELS["uranium"]].iloc[0]
-    comparison = marginal_comparison(fits["uranium"], marginal)
+    plain, fast = speed[LABELS["uranium"]], speed[LABELS[MARGINAL_FIT]]
+    comparison = r.table("marginal")
+    worst = float(comparison["difference / combined MCSE"].abs().max())
+    if fits["uranium"].problems or fits[MARGINAL_FIT].problems:
+        verdict = ("A fit's diagnostics failed (see the list at the top): no comparison "
+                   "of the two posteriors is drawn.")
+    elif worst <= AGREE_MCSE:
+        verdict = (f"Same model, same priors: the posterior means agree within Monte "
+                   f"Carlo error (at most {worst:.1f} combined MCSEs apart).")
+    else:
+        verdict = (f"Same model, same priors, yet a posterior mean differs by {worst:.1f} "
+                   "combined MCSEs, more than Monte Carlo error explains: run longer "
+                   "chains before trusting either.")
     rep.section("Fast program: county effects integrated out", report.para(
         f"{MARGINAL}.stan fits the varying intercepts + county uranium model with the county "
         "effects integrated out analytically: per-county sums of squares and cross products "
         "(computed once) make each gradient cost O(counties) instead of O(houses), and the "
-        "85 county effects are drawn afterwards from their normal full conditionals. Same "
-        f"model, same priors, so the same posterior; minimum bulk ESS per second is "
-        f"{ratio:.1f} times the general program's ({speed.iloc[-1]:.0f} vs "
-        f"{speed[timing.fit == MODELS['uranium']].iloc[0]:.0f})."),
-        report.table(comparison, {"difference / sd": 2}),
-        report.para(f"County effects gamma_j: the largest difference between the two "
-                    f"programs' posterior means is {gamma_gap(fits['uranium'], marginal):.2f} "
-                    "posterior sd.", "note"))
-    rep.section("Timing", report.table(timing,
-                                       {"compile or load (s)": 1, "sampling (s)": 1,
-                                        "min bulk ESS": 0, "min bulk ESS / s": 1},
-                                       index=False),
-                report.para("min bulk ESS over the tabulated parameters (not the 85+ "
-                            "random effects). Compile or load: 0 s means the executable "
+        f"85 county effects are drawn afterwards from their normal full conditionals. "
+        f"{verdict} Minimum bulk ESS per second is {fast / plain:.1f} times the general "
+        f"program's ({fast:.0f} vs {plain:.0f})."),
+        report.table(comparison, {"difference / combined MCSE": 2}),
+        report.para(MCSE_NOTE + " County effects gamma_j: the largest difference between "
+                    "the two programs' posterior means is "
+                    f"{r.extras['gamma_gap']:.2f} posterior sd.", "note"))
+    rep.section("Timing", report.table(timing, {"compile (s)": 1, "sampling (s)": 1,
+                                                "min bulk ESS": 0, "min bulk ESS / s": 1,
+                                                "step size": 3,
+                                                "leapfrog steps per draw": 1}),
+                report.para("min bulk ESS over each fit's tabulated parameters (not the "
+                            "85+ random effects). compile (s): blank when the executable "
                             "came from the compile cache.", "note"))
-    rep.fits = list(every.values())
-    rep.section("Provenance", cli.provenance(rep.fits, opts))
-    return rep
+
+
+def answer(tables: dict[str, pd.DataFrame], problems: dict[str, list[str]],
+           refs: dict[str, dict], loo: pd.DataFrame, loo_notes: list[str],
+           pooled: dict) -> str:
+    """The answer paragraph, from the posterior tables of the five models, each
+    fit's failed diagnostics, the REML / LS references, the LOO table and its
+    Pareto-k notes, and ``pooled`` (one small county: its name, houses, no-pooling
+    and partial-pooling intercepts and the mean intercept).
+
+    A claim is made only from fits whose diagnostics passed; every comparison
+    ("lower", "falls", "towards the mean", "best") is decided from the numbers."""
+    failed = {m: p for m, p in problems.items() if p}
+
+    def ok(*models):
+        return not any(m in failed for m in models)
+
+    def interval(row):
+        return f"95% interval {row['2.5%']:.2f} to {row['97.5%']:.2f}"
+
+    out = []
+    if failed:
+        out.append(
+            "The sampler diagnostics failed for "
+            + "; ".join(f"the {MODELS[m]} fit ({p[0]})" for m, p in failed.items())
+            + ". Draws that fail them need not represent the posterior, so the "
+            "numbers of " + ("that fit are" if len(failed) == 1 else "those fits are")
+            + " left out of this answer and no conclusion rests on them. The run is "
+            "probably too short: run longer chains (e.g. --iter-warmup 1000 "
+            "--iter-sampling 1000 or more) and check the problems listed below.")
+    if ok("intercepts"):
+        floor = tables["intercepts"].loc["beta[floor]"]
+        if floor["97.5%"] < 0 or floor["2.5%"] > 0:
+            lower = floor["mean"] < 0
+            lo, hi = (-floor["97.5%"], -floor["2.5%"]) if lower else (floor["2.5%"],
+                                                                    floor["97.5%"])
+            out.append(
+                f"A first-floor measurement has {'lower' if lower else 'higher'} log radon "
+                f"than a basement one by {abs(floor['mean']):.2f} (95% interval {lo:.2f} "
+                f"to {hi:.2f}) in the varying-intercept model, a factor of "
+                f"{np.exp(floor['mean']):.2f}.")
+        else:
+            out.append(f"The floor effect (first floor minus basement) is "
+                       f"{floor['mean']:.2f} ({interval(floor)}, which includes 0) in "
+                       "the varying-intercept model.")
+        sd0 = tables["intercepts"].loc["sigma_gamma[county intercept]"]
+        out.append(f"The sd of county intercepts is {sd0['mean']:.2f} ({interval(sd0)}; "
+                   f"residual sd {tables['intercepts'].loc['sigma', 'mean']:.2f}).")
+    if ok("uranium"):
+        bu = tables["uranium"].loc["beta[log_uranium]"]
+        sd1 = tables["uranium"].loc["sigma_gamma[county intercept]"]
+        text = (f"County soil uranium has coefficient {bu['mean']:.2f} ({interval(bu)}) "
+                "per unit log ppm")
+        if ok("intercepts"):
+            sd0 = tables["intercepts"].loc["sigma_gamma[county intercept]"]["mean"]
+            if sd1["mean"] < sd0:
+                text += (f"; with it the sd of county intercepts falls from {sd0:.2f} to "
+                         f"{sd1['mean']:.2f}, so it accounts for about "
+                         f"{1 - (sd1['mean'] / sd0) ** 2:.0%} of the between-county "
+                         "variance")
+            else:
+                text += (f"; with it the sd of county intercepts is {sd1['mean']:.2f} "
+                         f"({sd0:.2f} without)")
+        out.append(text + ".")
+    if not failed:
+        out.append(loo_sentence(loo, loo_notes))
+    if ok("none", "intercepts"):
+        p = pooled
+        towards = abs(p["partial"] - p["mean"]) < abs(p["none"] - p["mean"])
+        out.append(
+            f"{'Partial pooling moves small counties towards the mean' if towards else 'Partial pooling'}"
+            f": {p['county']} ({p['houses']} houses) has intercept {p['none']:.2f} without "
+            f"pooling and {p['partial']:.2f} with it (mean county intercept "
+            f"{p['mean']:.2f}).")
+    passed = [m for m in tables if ok(m)]
+    published = {m: PUBLISHED[m] for m in passed if m in PUBLISHED}
+    if published:
+        out.append(f"Posterior means sit within {largest_gap(tables, published):.2f} "
+                   "posterior sd of Gelman & Hill's (2007) estimates"
+                   + (" (models with passing diagnostics only)" if failed else "") + ".")
+    firm = {m: {k: v for k, v in refs[m].items() if not (m == "slopes" and "gamma" in k)}
+            for m in passed}
+    if firm:
+        gap_firm = largest_gap(tables, firm)
+        gap_all = largest_gap(tables, {m: refs[m] for m in passed})
+        out.append(
+            f"They sit within {gap_firm:.2f} sd of least-squares / REML fits of the "
+            "same models" + (
+                f", except the slopes model's two poorly determined county sds "
+                f"({gap_all:.2f} sd: REML is the mode of a skewed likelihood, the "
+                "posterior mean is not)." if gap_all > gap_firm else "."))
+    return " ".join(out)
+
+
+def loo_sentence(loo: pd.DataFrame, notes: list[str]) -> str:
+    """The LOO ranking in words, qualified where the numbers ask for it: the first
+    two within two standard errors (not told apart), or PSIS-LOO unreliable
+    (Pareto k) for either of them (provisional)."""
+    flagged = [name for name in loo.index if any(n.startswith(f"{name}:") for n in notes)]
+    best, second = loo.index[0], loo.index[1]
+    d, s = loo.elpd_diff.iloc[1], loo.dse.iloc[1]
+    trails = "; ".join(f"{k} trails by {diff:.1f} ± {se:.1f}" for k, diff, se in
+                       zip(loo.index[1:], loo.elpd_diff.iloc[1:], loo.dse.iloc[1:]))
+    unreliable = (f" PSIS-LOO is unreliable for some houses in {', '.join(flagged)} "
+                  "(Pareto k > 0.7; see the LOO section)." if flagged else "")
+    text = f"By LOO {best} has the highest elpd; {trails} elpd."
+    if d <= 2 * s:
+        text += (f" The top two ({best}; {second}) are within two standard errors of "
+                 "each other: LOO does not tell them apart.")
+    if best in flagged or second in flagged:
+        text += " The ranking is provisional:"
+    return text + unreliable
 
 
 def largest_gap(tables: dict[str, pd.DataFrame], refs: dict[str, dict]) -> float:
@@ -723,9 +933,9 @@ def design_table(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, label in MODELS.items():
         d = design(frame, key)
-        x = list(d.X.columns)
+        x = d.fixed
         rows.append({"model": label,
-                     "X columns (flat prior)": ", ".join(x) if len(x) < 5 else
+                     "fixed effects (flat prior)": ", ".join(x) if len(x) < 5 else
                      f"{x[0]} + {len(x) - 1} county indicators",
                      "Z columns": d.Z.shape[1],
                      "clusters (mean free?)": ", ".join(
@@ -741,17 +951,12 @@ def nested_table(vague: RadonFit, nested: RadonFit) -> pd.DataFrame:
     return out
 
 
-def print_summary(tables: dict[str, pd.DataFrame], opts: RunOptions) -> None:
-    if not opts.quiet:
-        print(comparison_table(tables).to_string())
-
-
 def main(argv: list[str] | None = None) -> int:
     def extend(p):
         p.add_argument("--data", default=DATA, help="radon CSV (default: %(default)s)")
-        p.add_argument("--counties", default=",".join(FIGURE_COUNTIES),
+        p.add_argument("--counties", dest="figure_counties", default=",".join(FIGURE_COUNTIES),
                        help="comma-separated county names for the partial-pooling figure")
-    return cli.run("radon", __doc__.splitlines()[0], analyse, argv, extend)
+    return cli.main(sys.modules[__name__], __doc__.splitlines()[0], argv, extend, DEFAULTS)
 
 
 if __name__ == "__main__":

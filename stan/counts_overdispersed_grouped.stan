@@ -3,81 +3,53 @@
 //
 // Notes, "Count data: overdispersion", with a second level:
 //   y_i ~ Poisson(mu_i),
-//   log(mu_i) = log(u_i) + alpha + X_i beta + b1_{g[i]} + epsilon_i,
-//   b1_j ~ normal(0, sigma_group^2)     (subject effect; BUGS b1, sigma.b1)
-//   epsilon_i ~ normal(0, sigma^2)      (subject-by-visit; BUGS b, sigma.b)
-// Both effects are non-centred (b1_j = sigma_group * u_j,
-// epsilon_i = sigma * z_i).  Predictors are standardised in transformed
-// data (BUGS centres them; the slopes are the same); priors
-//   alpha_c ~ normal(0, 5), beta_std ~ normal(0, 2.5),
+//   log(mu_i) = log_exposure_i + alpha + X_i beta + b1_group[i] + epsilon_i,
+//   b1_j ~ normal(0, sigma_group^2)  (group effect; BUGS b1, sigma.b1)
+//   epsilon_i ~ normal(0, sigma^2)   (observation effect; BUGS b, sigma.b)
+// i = 1, ..., N observations (patient-visits) in J groups (patients), with K
+// predictors X_i (no intercept column) and the offset log_exposure_i (the
+// log of the exposure; 0 for epilepsy, every period is 2 weeks); sigma and
+// sigma_group are sds.  The predictors are standardised (centred at their
+// means, divided by their sds; BUGS centres them, the slopes are the same);
+// the priors are on that scale:
+//   alpha_c ~ normal(0, 5)      (log rate at the predictor means)
+//   beta_std ~ normal(0, 2.5)   (change in log rate per predictor sd)
 //   sigma, sigma_group ~ exponential(1)
-// (BUGS: normal(0, 100^2) on the coefficients and gamma(0.001, 0.001) on
-// the precisions; with these data the posterior means agree with the
-// published BUGS ones to within 0.2 posterior sd: tests/test_counts.py).
-// alpha, beta are recovered on the original scale.  The likelihood uses
-// poisson_log_glm, Stan's specialised GLM function (faster than poisson_log
-// on alpha + X * beta); its vector intercept carries the offset and both
-// random effects.
-//
-// log_lik[i] is log p(y_i | alpha, beta, sigma, b1), with epsilon_i
-// integrated out by adaptive Gauss-Hermite quadrature (conditioning on
-// epsilon_i would make PSIS-LOO unreliable); y_rep draws a fresh epsilon_i
-// for the same subjects: a replication of new visits.
+// (BUGS: normal(0, 100^2) on the coefficients and gamma(0.001, 0.001) on the
+// precisions; with these data the posterior means agree with the published
+// BUGS ones to within 0.2 posterior sd: tests/test_counts.py), and alpha,
+// beta are reported on the original scale (beta = beta_std / sd(X),
+// alpha = alpha_c - mean(X) beta).  Both effects are non-centred:
+// b1 = sigma_group * u, epsilon = sigma * z.
+// log_lik[i] = log p(y_i | alpha, beta, sigma, b1), epsilon_i integrated
+// out; y_rep draws a new epsilon_i for the same groups (new visits).
 // Data: epilepsy (Thall & Vail 1990; BUGS Examples Vol. 1 "Epil"); see
 // data/README.md.
 functions {
-  // log of the integral of Poisson(y | exp(eta + sigma * e)) normal(e | 0, 1)
-  // over e.  The integrand is centred at its mode e0 (Newton's method on a
-  // concave function, started to the right of the root so it converges
-  // monotonically) and scaled by its curvature; gh_x, gh_log_w are the
-  // Gauss-Hermite nodes and log weights for the weight function exp(-x^2).
-  real poisson_lognormal_lpmf(int y, real eta, real sigma, vector gh_x,
-                              vector gh_log_w) {
-    int Q = rows(gh_x);
-    real e0 = y > 0 ? fmax(0, (log(y) - eta) / sigma) : 0;
-    real s;
-    vector[Q] e;
-    vector[Q] log_rate;
-    for (iter in 1:100) {
-      real m = exp(eta + sigma * e0);
-      real step = (sigma * (y - m) - e0) / (square(sigma) * m + 1);
-      e0 += step;
-      if (square(step) < 1e-20) {
-        break;
-      }
-    }
-    // sqrt(2) times the sd of the Laplace approximation at e0
-    s = sqrt(2 / (square(sigma) * exp(eta + sigma * e0) + 1));
-    e = e0 + s * gh_x;
-    log_rate = eta + sigma * e;
-    return log(s) + log_sum_exp(gh_log_w + square(gh_x)
-                                + y * log_rate - exp(log_rate) - lgamma(y + 1)
-                                - 0.5 * square(e) - 0.5 * log(2 * pi()));
-  }
+  #include standardise.stanfunctions
+  #include safe_rng.stanfunctions
+  #include poisson_lognormal.stanfunctions
 }
 data {
   int<lower=1> N;                   // observations
   int<lower=1> K;                   // predictors (no intercept column)
   matrix[N, K] X;                   // predictors, original scale
-  vector[N] log_exposure;           // offset log(u_i)
+  vector[N] log_exposure;           // offset
   array[N] int<lower=0> y;          // counts
   int<lower=1> J;                   // groups (patients)
   array[N] int<lower=1, upper=J> group;
-  int<lower=1> Q;                   // Gauss-Hermite nodes for log_lik
-  vector[Q] gh_x;
-  vector[Q] gh_log_w;
+  int<lower=0, upper=1> prior_only; // 1: no likelihood (prior predictive)
+  int<lower=0, upper=1> pointwise;  // 1: write log_lik and y_rep
 }
 transformed data {
-  // poisson_log_rng throws for a log rate above 30 log(2) = 20.79
-  real max_log_rate = 20.7;
-  vector[K] x_mean;
-  vector[K] x_sd;
-  matrix[N, K] Z;                   // standardised predictors
-  for (k in 1:K) {
-    x_mean[k] = mean(X[, k]);
-    x_sd[k] = sd(X[, k]);
-    Z[, k] = (X[, k] - x_mean[k]) / x_sd[k];
-  }
+  vector[K] x_mean = column_means(X);
+  vector[K] x_sd = column_sds(X);
+  matrix[N, K] X_std = standardise(X, x_mean, x_sd);
+  // Gauss-Hermite rule for log_lik (20 nodes: tests/test_counts.py checks it
+  // against scipy's adaptive quadrature)
+  int Q = 20;
+  vector[Q] gh_x = gauss_hermite_nodes(Q);
+  vector[Q] gh_log_w = gauss_hermite_log_weights(Q);
 }
 parameters {
   real alpha_c;                     // intercept at the predictor means
@@ -94,24 +66,27 @@ model {
   sigma_group ~ exponential(1);
   z ~ std_normal();
   u ~ std_normal();
-  y ~ poisson_log_glm(Z, log_exposure + alpha_c + sigma_group * u[group]
-                         + sigma * z, beta_std);
+  if (!prior_only) {
+    // poisson_log_glm (analytic gradients): its vector intercept carries the
+    // offset and both random effects
+    y ~ poisson_log_glm(X_std, log_exposure + alpha_c
+                               + sigma_group * u[group] + sigma * z,
+                        beta_std);
+  }
 }
 generated quantities {
   vector[K] beta = beta_std ./ x_sd;                  // original scale
   real alpha = alpha_c - dot_product(x_mean, beta);
   vector[J] b1 = sigma_group * u;                     // group effects
-  vector[N] log_lik;
-  array[N] int y_rep;
-  {
+  vector[pointwise ? N : 0] log_lik;
+  array[pointwise ? N : 0] int y_rep;
+  if (pointwise) {
     // linear predictor without epsilon
-    vector[N] eta = log_exposure + alpha_c + b1[group] + Z * beta_std;
+    vector[N] eta = log_exposure + alpha_c + b1[group] + X_std * beta_std;
     for (i in 1:N) {
       log_lik[i] = poisson_lognormal_lpmf(y[i] | eta[i], sigma, gh_x,
                                           gh_log_w);
-      // a log rate beyond max_log_rate (about 1e9) is capped, not thrown
-      y_rep[i] = poisson_log_rng(fmin(eta[i] + normal_rng(0, sigma),
-                                      max_log_rate));
+      y_rep[i] = poisson_log_safe_rng(eta[i] + normal_rng(0, sigma));
     }
   }
 }

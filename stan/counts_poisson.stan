@@ -1,36 +1,34 @@
 // Poisson regression with a log link and an exposure offset.
 //
 // Notes, "Count data: Poisson regression":
-//   y_i ~ Poisson(mu_i),  log(mu_i) = log(u_i) + alpha + X_i beta,
-// where u_i is the exposure (log(u_i) is the offset; 0 when there is none).
-// The K predictors are standardised in transformed data, so the priors are
-// weakly informative on a common scale:
-//   alpha_c ~ normal(0, 5)        (log rate at the predictor means, u = 1)
-//   beta_std ~ normal(0, 2.5)     (change in log rate per predictor sd)
-// and alpha, beta are recovered on the original scale in generated
-// quantities.  The likelihood uses poisson_log_glm, Stan's specialised GLM
-// function (analytic gradients, faster than poisson_log(alpha + X * beta));
-// its intercept may be a vector, which carries the offset.
+//   y_i ~ Poisson(mu_i),   log(mu_i) = log_exposure_i + alpha + X_i beta,
+// i = 1, ..., N, with K predictors X_i (no intercept column) and the offset
+// log_exposure_i (the log of the exposure, e.g. trap-days; 0 when there is
+// none).  The predictors are standardised (centred at their means, divided
+// by their sds); the priors are on that scale:
+//   alpha_c ~ normal(0, 5)      (log rate at the predictor means, exposure 1)
+//   beta_std ~ normal(0, 2.5)   (change in log rate per predictor sd)
+// and alpha, beta are reported on the original scale
+// (beta = beta_std / sd(X), alpha = alpha_c - mean(X) beta).
 // Data: roaches (Gelman & Hill 2007, section 6.2), epilepsy (Thall & Vail
 // 1990); see data/README.md.
+functions {
+  #include standardise.stanfunctions
+  #include safe_rng.stanfunctions
+}
 data {
   int<lower=1> N;                   // observations
   int<lower=1> K;                   // predictors (no intercept column)
   matrix[N, K] X;                   // predictors, original scale
-  vector[N] log_exposure;           // offset log(u_i)
+  vector[N] log_exposure;           // offset
   array[N] int<lower=0> y;          // counts
+  int<lower=0, upper=1> prior_only; // 1: no likelihood (prior predictive)
+  int<lower=0, upper=1> pointwise;  // 1: write log_lik and y_rep
 }
 transformed data {
-  // poisson_log_rng throws for a log rate above 30 log(2) = 20.79
-  real max_log_rate = 20.7;
-  vector[K] x_mean;
-  vector[K] x_sd;
-  matrix[N, K] Z;                   // standardised predictors
-  for (k in 1:K) {
-    x_mean[k] = mean(X[, k]);
-    x_sd[k] = sd(X[, k]);
-    Z[, k] = (X[, k] - x_mean[k]) / x_sd[k];
-  }
+  vector[K] x_mean = column_means(X);
+  vector[K] x_sd = column_sds(X);
+  matrix[N, K] X_std = standardise(X, x_mean, x_sd);
 }
 parameters {
   real alpha_c;                     // intercept at the predictor means
@@ -39,19 +37,22 @@ parameters {
 model {
   alpha_c ~ normal(0, 5);
   beta_std ~ normal(0, 2.5);
-  y ~ poisson_log_glm(Z, log_exposure + alpha_c, beta_std);
+  if (!prior_only) {
+    // poisson_log_glm: analytic gradients; its vector intercept carries the
+    // offset
+    y ~ poisson_log_glm(X_std, log_exposure + alpha_c, beta_std);
+  }
 }
 generated quantities {
   vector[K] beta = beta_std ./ x_sd;                  // original scale
   real alpha = alpha_c - dot_product(x_mean, beta);
-  vector[N] log_lik;
-  array[N] int y_rep;
-  {
-    vector[N] eta = log_exposure + alpha_c + Z * beta_std;
+  vector[pointwise ? N : 0] log_lik;
+  array[pointwise ? N : 0] int y_rep;
+  if (pointwise) {
+    vector[N] eta = log_exposure + alpha_c + X_std * beta_std;
     for (i in 1:N) {
       log_lik[i] = poisson_log_lpmf(y[i] | eta[i]);
-      // a log rate beyond max_log_rate (about 1e9) is capped, not thrown
-      y_rep[i] = poisson_log_rng(fmin(eta[i], max_log_rate));
+      y_rep[i] = poisson_log_safe_rng(eta[i]);
     }
   }
 }

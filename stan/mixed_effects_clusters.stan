@@ -1,106 +1,132 @@
-// Linear mixed-effects model whose random effects fall into K clusters, each
+// Linear mixed-effects model whose random effects fall into C clusters, each
 // cluster with its own mean and variance ("varying coefficients").
 //
 // Notes, "Mixed effects with clusters of varying coefficients":
-//   y ~ N(X beta + Z gamma, sigma^2 I),
-//   p(beta) proportional to 1 (flat prior on the fixed effects),
-//   gamma_q ~ N(alpha_{k[q]}, sigma_gamma_{k[q]}^2),  k[q] = cluster of
-//                                                      column q of Z,
-//   alpha_k ~ N(0, S^2), S = mean_prior_sd large (vague), or, in the nested
-//   model (nested = 1), alpha_k ~ N(0, sigma_alpha^2).
-// Priors on the scales (weakly informative, half-normal, s = scale_prior_sd
-// chosen by the driver on the scale of y): sigma, sigma_gamma_k,
-// sigma_alpha ~ half-normal(0, s).
+//   y ~ N(X_f beta + Z gamma, sigma^2 I),  X_f = [1, X] if intercept = 1,
+//                                          X_f = X otherwise,
+//   gamma_q ~ N(alpha_{c[q]}, sigma_gamma_{c[q]}^2),  q = 1..Q, c[q] = the
+//                                          cluster of column q of Z.
+// Priors:
+//   p(beta) proportional to 1 (flat, the notes' prior; beta_prior_sd = 0),
+//     or beta ~ N(0, beta_prior_sd^2) when beta_prior_sd > 0 (proper, for
+//     prior predictive draws);
+//   alpha_c ~ N(0, mean_prior_sd^2), mean_prior_sd large (vague), or, in
+//     the nested model (nested = 1), alpha_c ~ N(0, sigma_alpha^2);
+//   sigma, sigma_gamma_c, sigma_alpha ~ half-normal(0, scale_prior_sd),
+//     scale_prior_sd chosen by the driver on the scale of y (weakly
+//     informative).
 //
-// X, Z and the cluster of each column of Z come from the driver, so the same
-// program fits complete pooling (Q = 0), no pooling (group indicators in X),
-// varying intercepts (one cluster) and varying intercepts and slopes (two).
+// X (no intercept column), Z and the cluster of each column of Z come from
+// the driver, so the same program fits complete pooling (Q = 0, intercept
+// = 1), no pooling (group indicators in X), varying intercepts (one
+// cluster) and varying intercepts and slopes (two).
 //
-// Identification.  Under the flat prior the columns of X and the cluster
-// means must not overlap.  The mean of cluster k enters the linear predictor
-// as alpha_k * (sum of the Z columns in cluster k); for varying intercepts
-// that sum is a column of ones, the same as an intercept column in X, and
-// only the sum of the two would be identified.  So a cluster has a free mean
-// (has_mean[k] = 1) only when its column sum is not in the span of X;
-// otherwise has_mean[k] = 0 fixes alpha_k = 0 and the mean lives in X.
-// The driver checks that [X, Z A] has full column rank (A maps each free
-// mean to its cluster's columns) before sampling.
+// Identification.  Under the flat prior the fixed effects and the cluster
+// means must not overlap.  The mean of cluster c enters the linear
+// predictor as alpha_c * (sum of the Z columns in cluster c); for varying
+// intercepts that sum is a column of ones, the same as the intercept of
+// X_f, and only the sum of the two would be identified.  So a cluster has a
+// free mean (has_mean[c] = 1) only when its column sum is not in the span
+// of X_f; otherwise has_mean[c] = 0 fixes alpha_c = 0 and the mean lives in
+// X_f.  The driver checks that [X_f, Z A] has full column rank (A maps each
+// free mean to its cluster's columns) before sampling.
 //
-// Z is sparse; it is passed row-wise, R slots per row (R = most non-zeros
+// Z is sparse; it is passed row-wise, S slots per row (S = most non-zeros
 // in a row of Z): row i of Z has value z_val[r, i] in column z_col[r, i],
-// unused slots have value 0.  Z gamma then costs O(N R), the number of
+// unused slots have value 0.  Z gamma then costs O(N S), the number of
 // non-zeros, not O(N Q).  (csr_matrix_times_vector would do the same, but
 // in CmdStan 2.27.0 its reverse mode indexes the sparse matrix wrongly and
 // corrupts memory: stan-dev/stan#3057, fixed in 2.28.)
 //
-// The fixed effects are sampled on the thin QR decomposition X = Q* R*
-// (theta = R* beta): a flat prior on beta is a flat prior on theta, and the
-// columns of Q* are orthogonal, which NUTS likes.  beta = R*^-1 theta.
-// Random effects non-centred: gamma_q = alpha_k + sigma_gamma_k * z_q.
+// The fixed effects are sampled on the thin QR decomposition X_f = X_orth
+// T, X_orth with orthogonal columns (which NUTS likes) and T upper
+// triangular, both scaled by sqrt(N - 1): theta = T beta, so a flat prior
+// on beta is a flat prior on theta, and beta = T^-1 theta.
+// Random effects non-centred: gamma_q = alpha_c + sigma_gamma_c * z_q.
+//
+// Switches: prior_only = 1 drops the likelihood (prior predictive draws;
+// proper only with beta_prior_sd > 0 or no fixed effects); pointwise = 1
+// writes log_lik (for LOO) and y_rep (replicated data), and log_lik_only =
+// 1 with it writes log_lik alone (LOO without N replicates per draw to
+// write and read).
 //
 // Data: Minnesota household radon, log pCi/L (Gelman & Hill 2007,
-// ch. 12-13); any other data set with its own X, Z and clusters.
+// ch. 12-13, data/radon_mn.csv); the benchmark's simulated data; any other
+// data set with its own X, Z and clusters.
 data {
   int<lower=1> N;                              // observations
+  int<lower=0> K;                              // predictors (columns of X)
+  matrix[N, K] X;                              // no intercept column
   vector[N] y;
-  int<lower=0> P;                              // fixed effects
-  matrix[N, P] X;
+  int<lower=0, upper=1> intercept;             // 1: X_f = [1, X]
   int<lower=0> Q;                              // random effects (Z columns)
-  int<lower=0> R;                              // non-zero slots per row of Z
-  array[R, N] int<lower=1, upper=Q> z_col;
-  array[R] vector[N] z_val;
-  int<lower=0> K;                              // clusters
-  array[Q] int<lower=1, upper=K> cluster;      // k[q]
-  array[K] int<lower=0, upper=1> has_mean;     // 1: alpha_k free; 0: = 0
-  int<lower=0, upper=1> nested;                // alpha_k ~ N(0, sigma_alpha^2)
-  real<lower=0> mean_prior_sd;                 // S, vague prior sd of alpha_k
-  real<lower=0> scale_prior_sd;                // s, half-normal scale
+  int<lower=0> S;                              // non-zero slots per row of Z
+  array[S, N] int<lower=1, upper=Q> z_col;
+  array[S] vector[N] z_val;
+  int<lower=0> C;                              // clusters
+  array[Q] int<lower=1, upper=C> cluster;      // c[q]
+  array[C] int<lower=0, upper=1> has_mean;     // 1: alpha_c free; 0: = 0
+  int<lower=0, upper=1> nested;                // alpha_c ~ N(0, sigma_alpha^2)
+  real<lower=0> beta_prior_sd;                 // 0: flat prior on beta
+  real<lower=0> mean_prior_sd;                 // vague prior sd of alpha_c
+  real<lower=0> scale_prior_sd;                // half-normal scale of sds
   int<lower=0, upper=1> prior_only;            // 1: ignore the likelihood
-  int<lower=0, upper=1> pointwise;             // 1: write log_lik (for LOO)
-  int<lower=0, upper=1> replicates;            // 1: write y_rep (for PPC)
+  int<lower=0, upper=1> pointwise;             // 1: write log_lik and y_rep
+  int<lower=0, upper=1> log_lik_only;          // 1: no y_rep (pointwise = 1)
 }
 transformed data {
+  int P = K + intercept;            // fixed effects
   int M = 0;                        // free cluster means
-  array[K] int mean_index;          // position of alpha_k among them
-  matrix[N, P] Q_ast;
-  matrix[P, P] R_ast_inverse;
-  for (k in 1:K) {
-    M += has_mean[k];
-    mean_index[k] = has_mean[k] ? M : 0;
+  array[C] int mean_index;          // position of alpha_c among them
+  matrix[N, P] X_orth;              // X_f = X_orth T
+  matrix[P, P] beta_from_theta;     // T^-1
+  for (c in 1:C) {
+    M += has_mean[c];
+    mean_index[c] = has_mean[c] ? M : 0;
   }
   if (P > 0) {
-    Q_ast = qr_thin_Q(X) * sqrt(N - 1.0);
-    R_ast_inverse = inverse(qr_thin_R(X) / sqrt(N - 1.0));
+    matrix[N, P] X_f;
+    if (intercept) {
+      X_f = append_col(rep_vector(1, N), X);
+    } else {
+      X_f = X;
+    }
+    X_orth = qr_thin_Q(X_f) * sqrt(N - 1.0);
+    beta_from_theta = inverse(qr_thin_R(X_f) / sqrt(N - 1.0));
   }
 }
 parameters {
-  vector[P] theta;                     // R* beta
+  vector[P] theta;                     // T beta
   vector[M] alpha_free;                // the free cluster means
   vector<lower=0>[nested] sigma_alpha; // sd of the cluster means (nested)
-  vector<lower=0>[K] sigma_gamma;      // sd within each cluster
+  vector<lower=0>[C] sigma_gamma;      // sd within each cluster
   vector[Q] z;                         // standardized random effects
   real<lower=0> sigma;                 // residual sd
 }
 transformed parameters {
-  vector[K] alpha = rep_vector(0, K);  // cluster means
+  vector[C] alpha = rep_vector(0, C);  // cluster means
   vector[Q] gamma;                     // random effects
-  for (k in 1:K) {
-    if (has_mean[k]) {
-      alpha[k] = alpha_free[mean_index[k]];
+  for (c in 1:C) {
+    if (has_mean[c]) {
+      alpha[c] = alpha_free[mean_index[c]];
     }
   }
   gamma = alpha[cluster] + sigma_gamma[cluster] .* z;
 }
 model {
-  vector[N] eta = rep_vector(0, N);   // X beta + Z gamma
+  vector[N] eta = rep_vector(0, N);   // X_f beta + Z gamma
   if (P > 0) {
-    eta += Q_ast * theta;
+    eta += X_orth * theta;
   }
-  for (r in 1:R) {
+  for (r in 1:S) {
     eta += z_val[r] .* gamma[z_col[r]];
   }
   // p(beta) proportional to 1, hence p(theta) proportional to 1: nothing
-  // adds to target.
+  // adds to target.  A normal prior on beta = T^-1 theta, a linear map of
+  // theta, needs no Jacobian.
+  if (beta_prior_sd > 0) {
+    beta_from_theta * theta ~ normal(0, beta_prior_sd);
+  }
   if (nested) {
     alpha_free ~ normal(0, sigma_alpha[1]);
     sigma_alpha ~ normal(0, scale_prior_sd);
@@ -118,23 +144,23 @@ generated quantities {
   vector[P] beta;
   // pointwise log-likelihood and replicates (N each per draw; off when unused)
   vector[pointwise ? N : 0] log_lik;
-  array[replicates ? N : 0] real y_rep;
+  array[pointwise && !log_lik_only ? N : 0] real y_rep;
   {
     vector[N] eta = rep_vector(0, N);
     if (P > 0) {
-      beta = R_ast_inverse * theta;
-      eta += Q_ast * theta;
+      beta = beta_from_theta * theta;
+      eta += X_orth * theta;
     }
-    for (r in 1:R) {
+    for (r in 1:S) {
       eta += z_val[r] .* gamma[z_col[r]];
     }
     if (pointwise) {
       for (i in 1:N) {
         log_lik[i] = normal_lpdf(y[i] | eta[i], sigma);
       }
-    }
-    if (replicates) {
-      y_rep = normal_rng(eta, sigma);
+      if (!log_lik_only) {
+        y_rep = normal_rng(eta, sigma);
+      }
     }
   }
 }

@@ -3,14 +3,15 @@ independent maximum-likelihood fits, numerical integration and the BUGS Epil res
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.api as sm
 from scipy import integrate, optimize, special, stats
 from statsmodels.discrete.truncated_model import TruncatedLFPoisson
 
 from pystan_models import counts
-from pystan_models.errors import DataError
-from pystan_models.fitting import posterior_table, sample
+from pystan_models.errors import DataError, PystanModelsError
+from pystan_models.fitting import sample
 
 from conftest import SHORT, assert_near_reference, assert_self_contained
 
@@ -57,6 +58,8 @@ def test_roaches_stan_data():
     assert data["X"][0] == pytest.approx([3.08, 1, 0])          # roach1 / 100
     assert data["log_exposure"][0] == pytest.approx(np.log(0.8))
     assert data["y"][0] == 153 and all(type(v) is int for v in data["y"])
+    assert data["prior_only"] == 0 and data["pointwise"] == 1
+    assert set(data) == {"N", "K", "X", "log_exposure", "y", "prior_only", "pointwise"}
 
 
 def test_epilepsy_stan_data():
@@ -71,14 +74,23 @@ def test_epilepsy_stan_data():
     assert X[:, 4].tolist() == [0, 0, 0, 1] * 59
     assert data["group"][:5] == [1, 1, 1, 1, 2] and max(data["group"]) == 59
     assert set(data["log_exposure"]) == {0.0}
+    assert data["prior_only"] == 0 and data["pointwise"] == 1
 
 
-def test_gauss_hermite_nodes_integrate_normal_moments():
-    gh = counts.gauss_hermite()
-    x, w = np.asarray(gh["gh_x"]), np.exp(gh["gh_log_w"])
-    # E[e^2] = 1 and E[exp(e)] = exp(1/2) for e ~ N(0, 1)
-    assert np.sum(w * 2 * x ** 2) / np.sqrt(np.pi) == pytest.approx(1)
-    assert np.sum(w * np.exp(np.sqrt(2) * x)) / np.sqrt(np.pi) == pytest.approx(np.exp(0.5))
+def test_programs_read_the_shared_data_names():
+    """Every count program declares the contract's names (and the grouped one J, group)."""
+    from pystan_models.programs import stan_file
+    for program in counts.MAIN:
+        text = stan_file(program).read_text()
+        for decl in ["int<lower=1> N;", "int<lower=1> K;", "matrix[N, K] X;",
+                     "vector[N] log_exposure;", "array[N] int<lower=0> y;",
+                     "int<lower=0, upper=1> prior_only;", "int<lower=0, upper=1> pointwise;"]:
+            assert decl in text, (program, decl)
+    grouped = stan_file("counts_overdispersed_grouped").read_text()
+    assert "array[N] int<lower=1, upper=J> group;" in grouped
+    for program in ("counts_overdispersed", "counts_overdispersed_grouped"):
+        # the report quotes the number of Gauss-Hermite nodes
+        assert f"int Q = {counts.GH_NODES};" in stan_file(program).read_text()
 
 
 def test_ppc_statistics():
@@ -152,6 +164,153 @@ def test_failed_run_writes_no_report(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_load_gives_both_frames_with_their_sources():
+    frames = counts.load()
+    assert list(frames) == ["roaches", "epilepsy"]
+    assert frames["roaches"].attrs["source"] == str(counts.ROACHES)
+    assert len(counts.load(pd.read_csv(counts.ROACHES))["roaches"]) == 262
+
+
+@pytest.mark.parametrize("which, column, value, pattern", [
+    ("roaches", "treatment", 2, r"roaches data frame, row 5, column 'treatment'.*0 or 1"),
+    ("roaches", "y", -1, r"roaches data frame, row 5, column 'y'.*negative"),
+    ("epilepsy", "log_base4", 9.0,
+     r"epilepsy data frame, row 5, column 'log_base4'.*not log\(base / 4\)"),
+    ("epilepsy", "count", 2.5, r"epilepsy data frame, row 5, column 'count'.*whole number"),
+])
+def test_bad_frame_is_refused_before_anything_compiles(monkeypatch, which, column, value,
+                                                       pattern):
+    monkeypatch.setattr(counts, "sample", lambda *a, **k: pytest.fail("sampled"))
+    frames = {"roaches": pd.read_csv(counts.ROACHES), "epilepsy": pd.read_csv(counts.EPILEPSY)}
+    frames[which] = frames[which].astype({column: float})
+    frames[which].loc[4, column] = value
+    with pytest.raises(DataError, match=pattern):
+        counts.analyse(frames["roaches"], frames["epilepsy"], quiet=True)
+
+
+def test_bad_argument_and_option_are_refused(monkeypatch):
+    monkeypatch.setattr(counts, "sample", lambda *a, **k: pytest.fail("sampled"))
+    with pytest.raises(DataError, match="roaches data must be a CSV file path or a pandas"):
+        counts.analyse(42)
+    with pytest.raises(PystanModelsError, match="chains must be"):
+        counts.analyse(chains=0)
+    with pytest.raises(PystanModelsError, match="unknown option"):
+        counts.analyse(adapt_delta=0.9)
+
+
+def test_patient_order_follows_the_group_index():
+    """Group j of the programs is patients(frame)[j - 1], whatever the row order."""
+    frame = counts.load_epilepsy().sample(frac=1, random_state=3).reset_index(drop=True)
+    data = counts.epilepsy_data(frame)
+    ids = counts.patients(frame)
+    assert len(set(ids)) == data["J"] == 59
+    assert (ids[np.asarray(data["group"]) - 1] == frame.patient.to_numpy()).all()
+
+
+# ------------------------------------------------------------ the answer, from tables
+
+R_MODELS = ["Poisson", "overdispersed Poisson", "hurdle Poisson"]
+E_MODELS = ["Poisson", counts.EPIL_MODEL]
+
+
+def _ppc(observed, rows):
+    """A ppc_table: rows = {model: ((zeros median, p), (var/mean median, p))}."""
+    out = []
+    for model, stats_ in rows.items():
+        for stat, (med, p) in zip(["share of zeros", "variance / mean"], stats_):
+            out.append({"model": model, "statistic": stat, "observed": observed[stat],
+                        "replicated median": med, "2.5%": med, "97.5%": med,
+                        "P(T(y_rep) >= T(y))": p})
+    return pd.DataFrame(out)
+
+
+def _loo(order, diffs, dses):
+    return pd.DataFrame({"elpd_diff": diffs, "dse": dses}, index=order)
+
+
+def _answer_inputs(**change):
+    """Numbers like the default run's, every fit passing its diagnostics."""
+    r_ppc = _ppc({"share of zeros": 0.36, "variance / mean": 101},
+                 {"Poisson": ((0.0, 0.0), (47, 0.0)),
+                  "overdispersed Poisson": ((0.31, 0.10), (9983, 1.0)),
+                  "hurdle Poisson": ((0.36, 0.52), (47, 0.0))})
+    e_ppc = _ppc({"share of zeros": 0.03, "variance / mean": 7.8},
+                 {"Poisson": ((0.0, 0.0), (1.4, 0.0)),
+                  counts.EPIL_MODEL: ((0.03, 0.5), (7.5, 0.44))})
+    r_trt = pd.DataFrame({"median": [0.60, 0.44, 0.62], "2.5%": [0.57, 0.24, 0.60],
+                          "97.5%": [0.63, 0.81, 0.66]}, index=R_MODELS)
+    r_trt["log width"] = np.log(r_trt["97.5%"] / r_trt["2.5%"])
+    names = list(counts.BUGS_EPIL)
+    e_table = pd.DataFrame({"BUGS name": [counts.BUGS_NAMES[n] for n in names],
+                            "mean": [counts.BUGS_EPIL[n] + 0.01 for n in names],
+                            "sd": 0.2, "BUGS mean": [counts.BUGS_EPIL[n] for n in names],
+                            "mcse_mean": 0.005}, index=names)
+    inputs = dict(
+        r_ppc=r_ppc,
+        r_loo=_loo(["overdispersed Poisson", "hurdle Poisson", "Poisson"],
+                   [0, 3641, 5338], [0, 547, 707]),
+        r_bad_k={"overdispersed Poisson": 0, "hurdle Poisson": 30, "Poisson": 60},
+        r_trt=r_trt, k_cond=np.r_[np.full(190, 1.2), np.zeros(72)], k_int=np.zeros(262),
+        e_ppc=e_ppc, e_loo=_loo([counts.EPIL_MODEL, "Poisson"], [0, 219], [0, 64]),
+        e_bad_k={counts.EPIL_MODEL: 0, "Poisson": 5}, e_table=e_table,
+        e_rr=counts.interval(np.linspace(0.52, 0.97, 101)),
+        problems={"roaches": {m: [] for m in R_MODELS},
+                  "epilepsy": {m: [] for m in E_MODELS}})
+    inputs.update(change)
+    return inputs
+
+
+def test_answer_when_every_fit_passes():
+    text = counts.answer(**_answer_inputs())
+    assert "diagnostics failed" not in text
+    assert "PSIS-LOO prefers the overdispersed Poisson by a wide margin" in text
+    assert "hurdle Poisson by 3641 ± 547" in text
+    assert "agrees with the published BUGS Epil posterior means" in text
+    assert "every interval lies below 1, so treatment lowers the counts" in text
+    # the overdispersed model overshoots the spread, the hurdle undershoots it
+    assert "the overdispersed Poisson's replications have 31.0% zeros" in text
+    assert "too much spread" in text and "too little spread" in text
+    assert "None of them gets both the zeros and the spread" in text
+    assert "hurdle negative binomial" in text
+    assert "Its replications cover the observed variance-to-mean ratio (p = 0.44)" in text
+    assert "a plain Poisson regression's replications do not (p = 0.00)" in text
+    assert f"For epilepsy, PSIS-LOO prefers the {counts.EPIL_MODEL} clearly" in text
+
+
+def test_answer_says_nothing_resting_on_a_failed_fit():
+    problems = {"roaches": {m: [] for m in R_MODELS},
+                "epilepsy": {m: [] for m in E_MODELS}}
+    problems["roaches"]["overdispersed Poisson"] = ["R-hat up to 1.080 (sigma); chains disagree"]
+    problems["epilepsy"][counts.EPIL_MODEL] = ["12 of 4000 transitions diverged (0.3%)"]
+    text = counts.answer(**_answer_inputs(problems=problems))
+    assert "Sampler diagnostics failed for roaches: overdispersed Poisson (R-hat" in text
+    assert "run longer chains" in text
+    # no conclusion from either failed fit: no LOO ranking, no BUGS agreement
+    assert "PSIS-LOO prefers" not in text and "No LOO ranking is stated" in text
+    assert "agrees with" not in text and "vs BUGS" not in text
+    assert "the overdispersed Poisson's replications" not in text
+    assert "0.44 [0.24, 0.81]" not in text and "integrated log-likelihood" not in text
+    assert "its comparison with BUGS is not stated" in text
+    # what passed is still reported
+    assert "the hurdle Poisson's replications have 36.0% zeros" in text
+    assert "0.60 [0.57, 0.63] under the Poisson" in text
+
+
+def test_answer_comparisons_are_computed():
+    inputs = _answer_inputs()
+    inputs["e_table"].loc["beta[Trt]", "mean"] = -0.5           # far from BUGS -0.947
+    inputs["r_loo"] = _loo(["overdispersed Poisson", "hurdle Poisson", "Poisson"],
+                           [0, 10, 5338], [0, 5, 707])
+    inputs["r_trt"].loc["overdispersed Poisson", "97.5%"] = 1.3
+    text = counts.answer(**inputs)
+    assert "differs from the published BUGS Epil posterior means for alpha.Trt" in text
+    assert "agrees with" not in text
+    assert "PSIS-LOO prefers the overdispersed Poisson but not decisively" in text
+    assert "below 1 only under the Poisson and the hurdle Poisson" in text
+    # many high Pareto k in one of the two top models: the margin is qualified
+    assert "unreliable for 30 observations of the hurdle Poisson" in text
+
+
 # ------------------------------------------------------------ compile and sample
 
 @pytest.fixture(scope="module")
@@ -183,7 +342,7 @@ def test_sampler_diagnostics_pass(roach_fits, epil_fits):
 @pytest.mark.slow
 def test_poisson_matches_statsmodels_mle(roach_fits, roaches):
     mle = counts.mle_poisson(roaches)["MLE"]
-    table = posterior_table(roach_fits["Poisson"].idata, ["alpha", "beta"])
+    table = roach_fits["Poisson"].table()
     # priors normal(0, 2.5) on standardised coefficients are weak against 262
     # counts averaging 26: the posterior mean sits at the MLE
     assert_near_reference(table, mle.to_dict())
@@ -203,8 +362,7 @@ def test_hurdle_parts_match_separate_mles(roach_fits, roaches):
     names = list(counts.ROACH_PREDICTORS)
     ref = {"alpha_1": zero[0], **{f"beta_1[{k}]": v for k, v in zip(names, zero[1:])},
            "alpha_2": count[0], **{f"beta_2[{k}]": v for k, v in zip(names, count[1:])}}
-    table = posterior_table(roach_fits["hurdle Poisson"].idata,
-                            ["alpha_1", "beta_1", "alpha_2", "beta_2"])
+    table = roach_fits["hurdle Poisson"].table()
     assert_near_reference(table, ref)
 
 
@@ -224,7 +382,7 @@ def test_overdispersed_matches_marginal_mle(roach_fits, roaches):
     data = counts.roaches_data(roaches)
     X, off, y = np.asarray(data["X"]), np.asarray(data["log_exposure"]), roaches.y.to_numpy()
     fit = roach_fits["overdispersed Poisson"]
-    table = posterior_table(fit.idata, ["alpha", "beta", "sigma"])
+    table = fit.table()
     start = np.r_[table["mean"].iloc[:4], np.log(table["mean"].iloc[4])]
 
     def nll(p):
@@ -326,7 +484,8 @@ def test_zero_truncated_draws_at_small_rates(cmdstan_home):
     mu = np.exp(-1.2 + 0.3 * X[:, 0])
     y = np.where(rng.random(N) < 0.5, 0, stats.poisson.ppf(
         rng.uniform(np.exp(-mu), 1), mu)).astype(int)
-    data = {"N": N, "K": 2, "X": X.tolist(), "log_exposure": [0.0] * N, "y": y.tolist()}
+    data = {"N": N, "K": 2, "X": X.tolist(), "log_exposure": [0.0] * N, "y": y.tolist(),
+            "prior_only": 0, "pointwise": 1}
     f = sample("counts_hurdle", data, SHORT, main=counts.MAIN["counts_hurdle"],
                observed={"y": y})
     y_rep = counts.draws(f.idata, "y", "posterior_predictive")
@@ -337,6 +496,27 @@ def test_zero_truncated_draws_at_small_rates(cmdstan_home):
     p_one = (mu_draws / np.expm1(mu_draws))[small]
     z = ((y_rep[small] == 1).sum() - p_one.sum()) / np.sqrt((p_one * (1 - p_one)).sum())
     assert abs(z) < 4 and (y_rep[small] == 3).any()
+
+
+@pytest.mark.parametrize("program", ["counts_poisson", "counts_hurdle",
+                                     "counts_overdispersed_grouped"])
+@pytest.mark.slow
+def test_prior_only_samples_the_prior(cmdstan_home, roaches, epilepsy, program):
+    """prior_only = 1 switches the likelihood off: the standardised coefficients follow
+    their normal(0, 2.5) prior; pointwise = 0 writes no log_lik or y_rep."""
+    frame = epilepsy if "grouped" in program else roaches
+    data = (counts.epilepsy_data(frame) if "grouped" in program
+            else counts.roaches_data(frame)) | {"prior_only": 1, "pointwise": 0}
+    main = counts.MAIN[program]
+    f = sample(program, data, SHORT, main=main)
+    assert f.problems == [], f.problems
+    names = [n for n in ("beta_std", "beta_1std", "beta_2std") if n in f.idata.posterior]
+    for name in names:
+        table = f.table([name])
+        assert (table["mean"].abs() <= 4 * table["mcse_mean"] + 0.05).all(), table
+        assert np.allclose(table["sd"], 2.5, rtol=0.1), table
+    # zero-size outputs: CmdStan writes no columns for them
+    assert not {"log_lik", "y_rep"} & set(f.fit.metadata.stan_vars)
 
 
 @pytest.mark.slow
@@ -387,6 +567,30 @@ def test_report_is_complete(tmp_path, monkeypatch, roach_fits, epil_fits):
         assert f">{section}</h2>" in html
     assert html.count("data:image/png;base64,") == 3
     assert "counts_overdispersed_grouped.stan" in html and "alpha.Trt" in html
-    assert "PSIS-LOO prefers the overdispersed Poisson" in html
+    assert "Breslow &amp; Clayton (1993) model III" in html     # the program's header
+    assert 'id="diagnostics-failed"' not in html               # the fits passed, so
+    assert "PSIS-LOO prefers the overdispersed Poisson" in html  # the answer concludes
     assert_self_contained(html, 1)
     assert [p.name for p in tmp_path.iterdir()] == ["counts.html"]
+
+
+@pytest.mark.slow
+def test_analyse_in_memory_frames(tmp_path, cmdstan_home):
+    """The library call on DataFrames: fits, named tables and an answer that agrees
+    with the diagnostics, and the report from it."""
+    roaches, epilepsy = pd.read_csv(counts.ROACHES), pd.read_csv(counts.EPILEPSY)
+    r = counts.analyse(roaches, epilepsy, chains=2, iter_warmup=200, iter_sampling=200,
+                       seed=3, quiet=True, quick=True)
+    assert list(r.fits) == [f"roaches: {m}" for m in counts.ROACH_MODELS] + [
+        f"epilepsy: {m}" for m in counts.EPILEPSY_MODELS]
+    assert r.fits["roaches: overdispersed Poisson"].idata.posterior.sizes["chain"] == 2
+    assert r.data["roaches"].attrs["source"] == "data frame"
+    assert set(r.table("roaches_loo").index) == set(counts.ROACH_MODELS)
+    assert r.table("epilepsy_bugs").loc["beta[Trt]", "BUGS name"] == "alpha.Trt"
+    assert len(r.table("efficiency")) == 5
+    if r.problems:
+        assert r.answer.startswith("Sampler diagnostics failed")
+    else:
+        assert "Sampler diagnostics failed" not in r.answer and "PSIS-LOO prefers" in r.answer
+    html = r.write_report(tmp_path / "counts.html").read_text()
+    assert "data frame" in html and ">Provenance</h2>" in html

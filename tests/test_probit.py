@@ -1,13 +1,17 @@
 """Probit: data checks, the Albert-Chib Gibbs sampler, NUTS vs Gibbs, logit vs probit."""
+import re
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.stats as st
 
 from pystan_models import probit
-from pystan_models.errors import DataError
+from pystan_models.errors import DataError, PystanModelsError
 from pystan_models.fitting import RunOptions, posterior_table
+
+from pystan_models.programs import STAN_DIR
 
 from conftest import SHORT, assert_near_reference, assert_self_contained
 
@@ -32,12 +36,22 @@ def test_stan_data_dict():
     seeds = probit.expand(probit.load())
     data = probit.stan_data(seeds)
     assert data["N"] == 831 and data["K"] == 3 and data["G"] == 4
-    x = np.array(data["x"])
+    x = np.array(data["X"])
     assert x.shape == (831, 3) and np.array_equal(x[:, 2], x[:, 0] * x[:, 1])
     assert all(type(v) is int for v in data["y"]) and sum(data["y"]) == 424
-    assert data["x_new"] == [[0, 0, 0], [0, 1, 0], [1, 0, 0], [1, 1, 1]]
-    assert data["prior_sd"] == 10.0 and data["pointwise"] == 0
+    assert data["X_new"] == [[0, 0, 0], [0, 1, 0], [1, 0, 0], [1, 1, 1]]
+    assert data["prior_sd"] == 10.0 and data["pointwise"] == 0 and data["prior_only"] == 0
     assert probit.stan_data(seeds, pointwise=True)["pointwise"] == 1
+    assert probit.stan_data(seeds, prior_only=True)["prior_only"] == 1
+    # the data contract: the same names in both programs, nothing else
+    for program in ("probit_regression", "logistic_regression"):
+        declared = re.findall(r"^\s+\S.*?\b(\w+);", _data_block(program), re.M)
+        assert sorted(declared) == sorted(data), program
+
+
+def _data_block(program: str) -> str:
+    text = re.sub(r"//[^\n]*", "", (STAN_DIR / f"{program}.stan").read_text())
+    return re.search(r"^data \{(.*?)^\}", text, re.S | re.M).group(1)
 
 
 @pytest.mark.parametrize("rows, pattern", [
@@ -90,17 +104,18 @@ def test_latent_draws_are_finite_far_in_the_tails():
 @pytest.fixture(scope="module")
 def gibbs():
     data = probit.stan_data(probit.expand(probit.load()))
-    return probit.gibbs_probit(data["x"], data["y"], data["prior_sd"], SHORT,
-                               x_new=data["x_new"])
+    return probit.gibbs_probit(data["X"], data["y"], data["prior_sd"], SHORT,
+                               x_new=data["X_new"])
 
 
 def test_gibbs_matches_statsmodels_probit_mle(gibbs):
     # prior sd 10 against posterior sds near 0.1: the posterior mean sits within a
     # small fraction of a posterior sd of the MLE.
-    table = posterior_table(gibbs.idata, probit.PARAMS)
+    table = gibbs.table(probit.PARAMS)
     mle = probit.mle(probit.expand(probit.load()))["MLE"]
     assert_near_reference(table, mle.to_dict())
     assert table.r_hat.max() < 1.01 and table.ess_bulk.min() > 400
+    assert gibbs.problems == [] and gibbs.fit is None and gibbs.sampler.startswith("Albert")
 
 
 def test_gibbs_is_reproducible_and_shaped(gibbs):
@@ -109,12 +124,114 @@ def test_gibbs_is_reproducible_and_shaped(gibbs):
     assert list(post["beta"].predictor.values) == probit.PREDICTORS
     assert post["p_new"].shape[2:] == (4,)
     data = probit.stan_data(probit.expand(probit.load()))
-    runs = [probit.gibbs_probit(data["x"], data["y"], 10.0, RunOptions(2, 10, 20, seed, True))
+    runs = [probit.gibbs_probit(data["X"], data["y"], 10.0, RunOptions(2, 10, 20, seed, True))
             for seed in (5, 5, 6)]
     a, b, c = (r.idata.posterior["beta"].values for r in runs)
     np.testing.assert_array_equal(a, b)  # same seed, same draws
     assert not np.array_equal(a, c)      # another seed, other draws
     assert not np.array_equal(a[0], a[1])  # chains are independent streams
+
+
+@pytest.mark.parametrize("change, pattern", [
+    ({"seed_type": [0, 2]}, r"data frame.*row 2.*column 'seed_type'.*not 0 or 1"),
+    ({"germinated": [10, 7], "total": [39, 6]},
+     r"data frame.*row 2.*column 'germinated'.*more seeds germinated"),
+    ({"total": [39, -6]}, r"data frame.*row 2.*column 'total'"),
+])
+def test_bad_frame_is_refused_naming_column_and_row(change, pattern):
+    frame = pd.DataFrame({"plate": [1, 2], "germinated": [10, 5], "total": [39, 6],
+                          "seed_type": [0, 1], "root_extract": [0, 1]})
+    frame = frame.assign(**change)
+    with pytest.raises(DataError, match=pattern):
+        probit.analyse(frame)          # refused before anything compiles
+    with pytest.raises(DataError, match=pattern):
+        probit.load(frame)
+
+
+@pytest.mark.parametrize("kwargs, pattern", [({"prior_sd": 0}, "prior-sd"),
+                                             ({"prior_sd": float("nan")}, "prior-sd"),
+                                             ({"chains": 0}, "chains"),
+                                             ({"warmup": 10}, "unknown option")])
+def test_bad_options_are_refused_before_sampling(kwargs, pattern):
+    with pytest.raises(PystanModelsError, match=pattern):
+        probit.analyse(**kwargs)
+
+
+# ---------------------------------------------------------------- the answer, no CmdStan
+
+ROWS = probit.row_names()
+
+
+def _tables(mean_z=(0.2, -0.5, 1.1, 0.3), sd_z=(0.4, -0.2, 0.1, 0.9),
+            ratios=(1.60, 1.62, 1.58, 1.61), clear=("yes", "no", "yes", "yes")):
+    """Constructed inputs for probit.answer, shaped like the real ones."""
+    agree = pd.DataFrame({"difference / combined MCSE": mean_z,
+                          "sd difference / combined MCSE": sd_z,
+                          "sd ratio": [1.01, 0.98, 1.02, 0.99]}, index=ROWS)
+    eff = pd.DataFrame({"min bulk ESS / s": [120.0, 200.0, 900.0]},
+                       index=["probit NUTS", "logit NUTS", "probit Gibbs"])
+    coef = pd.DataFrame({"logit / probit": ratios, "clearly non-zero": clear}, index=ROWS)
+    fitted = pd.DataFrame({"|difference|": [0.0004, 0.0009, 0.0002, 0.0001]})
+    ml = pd.DataFrame({"MLE": [-0.348, 0.090, 0.819, -0.482]}, index=ROWS)
+    return agree, eff, coef, fitted, ml
+
+
+PASSED = {"probit NUTS": [], "probit Gibbs": [], "logit NUTS": []}
+
+
+def test_answer_states_agreement_when_everything_passed():
+    text = probit.answer(*_tables(), PASSED)
+    assert text.startswith("NUTS and the Albert-Chib Gibbs sampler agree")
+    assert "at most 1.1 combined Monte Carlo standard errors (beta[root_extract])" in text
+    assert "120 and Gibbs 900 effective draws" in text
+    assert "1.60, 1.58, 1.61 times" in text and "the usual factor" in text
+    assert "failed" not in text
+
+
+def test_answer_reports_disagreement_from_the_numbers():
+    text = probit.answer(*_tables(mean_z=(0.2, -6.3, 1.1, 0.3)), PASSED)
+    assert "do not agree" in text and "beta[seed_type] differs by 6.3" in text
+    assert "sampler agree:" not in text and "Gibbs 900" not in text
+    text = probit.answer(*_tables(sd_z=(0.2, 0.1, 5.0, 0.3)), PASSED)
+    assert "posterior sd of beta[root_extract] differs by 5.0" in text
+
+
+def test_answer_does_not_call_an_unusual_ratio_usual():
+    text = probit.answer(*_tables(ratios=(1.2, 1.6, 2.4, 1.6)), PASSED)
+    assert "not all within 1.5-1.9" in text and "the usual factor of about" in text
+    text = probit.answer(*_tables(clear=("no",) * 4), PASSED)
+    assert "No coefficient is clearly non-zero" in text and "times the probit" not in text
+
+
+@pytest.mark.parametrize("failed, absent, present", [
+    ("probit Gibbs", ["agree", "effective draws"], ["times the probit"]),
+    ("logit NUTS", ["times the probit", "fitted germination"], ["sampler agree:"]),
+    ("probit NUTS", ["agree", "effective draws", "times the probit"], []),
+])
+def test_answer_makes_no_claim_that_rests_on_a_failed_fit(failed, absent, present):
+    problems = {**PASSED, failed: ["R-hat up to 1.200 (alpha); chains disagree"]}
+    text = probit.answer(*_tables(), problems)
+    assert text.startswith(f"Sampler diagnostics failed for the {failed} fit")
+    assert "run longer chains" in text
+    for claim in absent:
+        assert claim not in text, claim
+    for claim in present:
+        assert claim in text, claim
+    # the sampler-free numbers are still given
+    assert "-0.348 (alpha)" in text and "0.819 (beta[root_extract])" in text
+
+
+def test_mcse_and_mle_helpers_on_constructed_draws():
+    rng = np.random.default_rng(2)
+    post = {"alpha": rng.normal(1.0, 0.5, (4, 500)), "beta": rng.normal(0, 1, (4, 500, 3))}
+    idata = az.from_dict(posterior=post, coords={"predictor": probit.PREDICTORS},
+                         dims={"beta": ["predictor"]})
+    m = probit.mcse_sd(idata)
+    assert list(m.index) == ROWS and (m > 0).all() and (m < 0.05).all()
+    table = posterior_table(idata, probit.PARAMS)
+    gap, where = probit.mle_gap(table, pd.DataFrame({"MLE": [1.0, 0.0, 0.0, 3.0]},
+                                                    index=ROWS))
+    assert where == "beta[seed_type:root_extract]" and gap == pytest.approx(3, abs=0.2)
 
 
 # ---------------------------------------------------------------- CmdStan
@@ -130,7 +247,7 @@ def test_nuts_and_gibbs_give_the_same_posterior(fits):
     agree = probit.agreement(nuts, gibbs)
     # Two correct samplers of one posterior: the difference of the means is
     # N(0, mcse_1^2 + mcse_2^2); 4 combined MCSEs is a false alarm about once in
-    # 4,000 parameters.
+    # 16,000 parameters.
     assert agree["difference / combined MCSE"].abs().max() < 4
     # posterior sds: within 4 combined Monte Carlo errors of the sd estimates
     sd_n = az.mcse(nuts.idata, var_names=probit.PARAMS, method="sd")
@@ -144,7 +261,7 @@ def test_nuts_and_gibbs_give_the_same_posterior(fits):
 
 @pytest.mark.slow
 def test_nuts_probit_matches_statsmodels_mle(fits):
-    table = posterior_table(fits["probit NUTS"].idata, probit.PARAMS)
+    table = fits["probit NUTS"].table(probit.PARAMS)
     mle = probit.mle(probit.expand(probit.load()))["MLE"]
     assert_near_reference(table, mle.to_dict())
 
@@ -189,7 +306,7 @@ def test_pointwise_log_lik_and_y_rep(program, inverse_link, cmdstan_home):
                       observed={"y": data["y"]})
     post = f.idata.posterior
     eta = (post["alpha"].values[0][:, None]
-           + post["beta"].values[0] @ np.array(data["x"]).T)         # draws x seeds
+           + post["beta"].values[0] @ np.array(data["X"]).T)         # draws x seeds
     p = inverse_link(eta)
     y = np.array(data["y"])
     expected = np.where(y == 1, np.log(p), np.log1p(-p))
@@ -203,7 +320,11 @@ def test_pointwise_log_lik_and_y_rep(program, inverse_link, cmdstan_home):
 def test_efficiency_table(fits):
     eff = probit.efficiency(fits)
     assert list(eff.index) == ["probit NUTS", "logit NUTS", "probit Gibbs"]
-    assert (eff["min bulk ESS"] > 400).all() and (eff["min bulk ESS / s (wall)"] > 0).all()
+    assert (eff["min bulk ESS"] > 400).all() and (eff["min bulk ESS / s"] > 0).all()
+    assert list(eff.sampler) == ["NUTS (CmdStan)", "NUTS (CmdStan)", "Albert-Chib Gibbs (numpy)"]
+    # the Gibbs chains run one after another: their sum is the wall time
+    assert eff.loc["probit Gibbs", "sum of chain times (s)"] == eff.loc["probit Gibbs",
+                                                                        "sampling (s)"]
 
 
 @pytest.mark.slow
@@ -212,13 +333,41 @@ def test_report_is_complete_and_self_contained(tmp_path, cmdstan_home):
     assert probit.main(["--chains", "2", "--iter-warmup", "300", "--iter-sampling", "300",
                         "--quiet", "--output", str(out)]) == 0
     html = out.read_text()
-    for section in ["Data", "Model", "NUTS vs Gibbs: the same posterior",
+    for section in ["Data", "Model", "NUTS vs Gibbs: one posterior, two samplers",
                     "Efficiency: effective draws per second", "Logit vs probit",
                     "Plate-level check", "Provenance"]:
         assert f">{section}</h2>" in html
     assert "probit_regression.stan" in html and "logistic_regression.stan" in html
     assert "combined Monte Carlo standard errors" in html
+    # the model description is the program's own header, the Gibbs sampler is described
+    assert "std_normal_lcdf" in html and "Albert-Chib Gibbs (numpy)" in html
     assert_self_contained(html, 5)
+
+
+@pytest.mark.slow
+def test_analyse_a_frame_in_memory(tmp_path, cmdstan_home):
+    # the library shape: a DataFrame in, Results out, the report written on request
+    plates = probit.load()
+    frame = pd.DataFrame({c: plates[c].tolist() for c in plates.columns})
+    r = probit.analyse(frame, chains=2, iter_warmup=300, iter_sampling=300, seed=1,
+                       quiet=True)
+    assert list(r.fits) == ["probit NUTS", "logit NUTS", "probit Gibbs"]
+    assert r.fits["probit Gibbs"].fit is None and r.fits["probit NUTS"].fit is not None
+    assert r.fits["probit NUTS"].idata.posterior["beta"].shape == (2, 300, 3)
+    for name in ["agreement", "efficiency", "coefficients", "fitted", "cells", "mle",
+                 "plate_check"]:
+        assert isinstance(r.table(name), pd.DataFrame), name
+    assert r.data["plates"].attrs["source"] == "data frame"
+    # the answer is the one computed from these numbers
+    assert r.answer == probit.answer(r.table("agreement"), r.table("efficiency"),
+                                     r.table("coefficients"), r.table("fitted"),
+                                     probit.mle(probit.expand(plates)),
+                                     {k: f.problems for k, f in r.fits.items()})
+    out = r.write_report(tmp_path / "probit.html")
+    html = out.read_text()
+    assert ">Provenance</h2>" in html and "data frame" in html
+    with pytest.raises(PystanModelsError, match="no table 'nope'"):
+        r.table("nope")
 
 
 def test_failed_run_writes_no_report(tmp_path, capsys):
@@ -229,3 +378,13 @@ def test_failed_run_writes_no_report(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "row 1 (line 2), column 'root_extract'" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_calibration_simulators_follow_the_data_contract():
+    # the SBC targets build data for the same two programs: the same names
+    from pystan_models import calibration_targets as ct
+    names = set(probit.stan_data(probit.expand(probit.load())))
+    for simulate in (ct.simulate_probit, ct.simulate_logit):
+        truth, data = simulate(np.random.default_rng(1))
+        assert set(data) == names and data["prior_only"] == 0
+        assert set(truth) == {"alpha", "beta[1]", "beta[2]", "beta[3]"}

@@ -2,12 +2,15 @@
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import optimize, stats
 
 from pystan_models import separation
-from pystan_models.errors import DataError
+from pystan_models.errors import DataError, PystanModelsError
 from pystan_models.fitting import RunOptions, posterior_table
+
+from pystan_models.programs import STAN_DIR
 
 from conftest import SHORT, assert_self_contained
 
@@ -27,10 +30,19 @@ def test_stan_data_and_scaling():
     frame = separation.load()
     data = separation.stan_data(frame, "Cauchy(0, 2.5)")
     assert data["N"] == 79 and data["K"] == 3 and data["binary"] == [1, 0, 0]
-    assert np.shape(data["x"]) == (79, 3) and all(type(v) is int for v in data["y"])
+    assert np.shape(data["X"]) == (79, 3) and all(type(v) is int for v in data["y"])
+    assert data["prior_only"] == 0 and data["pointwise"] == 1
+    assert separation.stan_data(frame, prior_only=True, pointwise=False)["prior_only"] == 1
     assert (data["prior_df"], data["prior_scale"], data["intercept_scale"]) == (1, 2.5, 10)
     assert "prior_df" not in separation.stan_data(frame)
     assert separation.stan_data(frame, "Student-t(7, 0, 2.5)")["prior_df"] == 7
+    # the data contract: each program declares exactly the names the dict carries
+    for program, prior in [("logistic_flat", None),
+                           ("logistic_weakly_informative", "Cauchy(0, 2.5)")]:
+        text = re.sub(r"//[^\n]*", "", (STAN_DIR / f"{program}.stan").read_text())
+        block = re.search(r"^data \{(.*?)^\}", text, re.S | re.M).group(1)
+        declared = re.findall(r"^\s+\S.*?\b(\w+);", block, re.M)
+        assert sorted(declared) == sorted(separation.stan_data(frame, prior)), program
     sc = separation.scaling(frame)
     assert sc.loc["NV", "scale"] == 1 and sc.loc["NV", "centre"] == pytest.approx(13 / 79)
     assert sc.loc["PI", "scale"] == pytest.approx(2 * frame.pi.std(), rel=1e-12)
@@ -89,6 +101,125 @@ def test_profile_likelihood_has_no_maximum():
     # its supremum is the deviance 55.393 of the IRLS fit: -55.393 / 2
     assert prof[-1] == pytest.approx(-55.39326 / 2, abs=1e-4)
     assert prof[-1] - prof[3] < 0.5  # from beta_NV = 3 on, almost nothing to gain
+
+
+def test_firth_estimates_reproduce_the_published_values():
+    # Heinze & Schemper (2002) / R's brglm: 3.77456, 2.92927, -0.03475, -2.60416
+    est = separation.firth(separation.load())
+    for row, published in separation.FIRTH.items():
+        assert est[row] == pytest.approx(published, abs=1e-4), row
+    assert separation._matches_published(est)
+
+
+def test_separating_cells():
+    frame = separation.load()
+    assert separation.separating_cells(frame) == [(1, 1, 13)]
+    mixed = frame.copy()
+    mixed.loc[mixed.index[mixed.nv == 1][0], "hg"] = 0
+    assert separation.separating_cells(mixed) == []
+
+
+@pytest.mark.parametrize("change, pattern", [
+    ({"hg": [0, 1, 2]}, r"data frame.*row 3.*column 'hg'.*not 0 or 1"),
+    ({"pi": [13, -16, 8]}, r"data frame.*row 2.*column 'pi'.*cannot be negative"),
+    ({"eh": [1.64, 2.26, 0.0]}, r"data frame.*row 3.*column 'eh'.*positive"),
+    ({"nv": [0, 0, 0]}, r"data frame, column 'nv'.*needs it to vary"),
+])
+def test_bad_frame_is_refused_naming_column_and_row(change, pattern):
+    frame = pd.DataFrame({"nv": [0, 1, 0], "pi": [13, 16, 8], "eh": [1.64, 2.26, 3.14],
+                          "hg": [0, 1, 1]}).assign(**change)
+    with pytest.raises(DataError, match=pattern):
+        separation.analyse(frame)      # refused before anything compiles
+
+
+def test_bad_run_option_is_refused():
+    with pytest.raises(PystanModelsError, match="unknown option"):
+        separation.analyse(prior="Cauchy")
+
+
+# ---------------------------------------------------------------- the answer, no CmdStan
+
+def _row(median, lo, hi, r_hat=1.001, ess=2000.0):
+    return pd.Series({"50%": median, "2.5%": lo, "97.5%": hi, "r_hat": r_hat,
+                      "ess_bulk": ess})
+
+
+def _numbers(**changes):
+    """Constructed inputs for separation.answer, shaped like key_numbers' output."""
+    n = {"glm_nv": 22.2, "glm_se": 12678.0, "glm_iterations": 21,
+         "glm_warned": "no warning", "logit_nv": 23.6, "logit_warned": "a ConvergenceWarning",
+         "growth": 1.65, "step": 1.0, "flat_max": 49345.0,
+         "nv": {separation.FLAT: _row(16230.0, 200.0, 40000.0, 2.09, 5.0),
+                "Cauchy(0, 2.5)": _row(5.54, 1.31, 41.9),
+                "Student-t(7, 0, 2.5)": _row(3.70, 1.05, 9.5)},
+         "gain": {3.0: 0.45, 5.0: 0.07}, "drop": 4.1,
+         "moved": {"Cauchy(0, 2.5)": 0.24, "Student-t(7, 0, 2.5)": 0.2}, "firth_nv": 2.93}
+    n.update(changes)
+    return n
+
+
+FLAT_FAILED = {separation.FLAT: ["R-hat up to 2.090 (beta[NV]); chains disagree"],
+               "Cauchy(0, 2.5)": [], "Student-t(7, 0, 2.5)": []}
+
+
+def test_answer_when_only_the_failing_case_fails():
+    text = separation.answer(_numbers(), [(1, 1, 13)], FLAT_FAILED)
+    assert text.startswith("All 13 patients with neovasculization (nv = 1) have "
+                           "high-grade histology")
+    assert "With flat priors Stan fails in the same way" in text and "R-hat 2.09" in text
+    assert "gives finite estimates: posterior median of beta_NV 5.54" in text
+    assert "2.93, lies inside both 95% intervals" in text
+    assert "The prior works because" in text and "barely move" in text
+    assert "Sampler diagnostics failed" not in text
+
+
+def test_answer_gives_no_estimate_from_a_failed_weakly_informative_fit():
+    problems = {**FLAT_FAILED, "Cauchy(0, 2.5)": ["R-hat up to 1.060 (beta[NV])"]}
+    text = separation.answer(_numbers(), [(1, 1, 13)], problems)
+    assert "Sampler diagnostics failed for the Cauchy(0, 2.5) fit" in text
+    assert "Run longer chains" in text and "heavy Cauchy tail" in text
+    assert "5.54" not in text and "41.9" not in text       # its numbers are not given
+    assert "3.70 (95% interval 1.05 to 9.5) under Student-t(7, 0, 2.5)" in text
+    assert "inside that 95% interval" in text
+    problems["Student-t(7, 0, 2.5)"] = ["bulk ESS as low as 50 (beta[NV])"]
+    text = separation.answer(_numbers(), [(1, 1, 13)], problems)
+    assert "finite estimates" not in text and "The prior works" not in text
+    assert "barely move" not in text and "Firth" not in text
+    assert "Cauchy(0, 2.5) and Student-t(7, 0, 2.5) fits" in text
+
+
+def test_answer_claims_follow_the_numbers():
+    n = _numbers(moved={"Cauchy(0, 2.5)": 1.3, "Student-t(7, 0, 2.5)": 0.2},
+                 firth_nv=12.0)
+    text = separation.answer(n, [(1, 1, 13)], FLAT_FAILED)
+    assert "move too" in text and "up to 1.30 standard errors" in text
+    assert "inside the Cauchy(0, 2.5) interval but outside the Student-t(7, 0, 2.5)" in text
+    # without separation nothing runs off and the flat fit may pass
+    n = _numbers(growth=1.0, glm_nv=1.5, glm_se=0.6,
+                 nv={**_numbers()["nv"], separation.FLAT: _row(1.6, 0.4, 2.9)})
+    passed = {k: [] for k in FLAT_FAILED}
+    text = separation.answer(n, [], passed)
+    assert text.startswith("No cell of the NV x HG table is empty")
+    assert "Maximum likelihood converges: beta_NV = 1.50" in text
+    assert "posterior median of beta_NV is 1.60" in text
+    assert "infinity" not in text and "fails" not in text
+    # separated, but a run too short to show the drift
+    text = separation.answer(_numbers(), [(1, 1, 13)], passed)
+    assert "passed its diagnostics, but" in text and "estimate nothing" in text
+
+
+def test_firth_comparison_in_words():
+    rows = separation.ROWS
+    tables = {k: pd.DataFrame({"2.5%": [3.0, 1.0, -0.1, -4.0], "97.5%": [5.0, 40.0, 0.0, -1.0]},
+                              index=rows) for k in separation.PRIORS}
+    firth = pd.Series(separation.FIRTH)
+    ok = {k: [] for k in [separation.FLAT, *separation.PRIORS]}
+    assert "Every Firth estimate lies inside" in separation.firth_comparison(tables, firth, ok)
+    tables["Cauchy(0, 2.5)"].loc["beta[EH]", "97.5%"] = -3.0
+    text = separation.firth_comparison(tables, firth, ok)
+    assert "outside the 95% posterior interval for beta[EH] (Cauchy(0, 2.5))" in text
+    failed = {**ok, "Cauchy(0, 2.5)": ["R-hat"], "Student-t(7, 0, 2.5)": ["ESS"]}
+    assert "not compared" in separation.firth_comparison(tables, firth, failed)
 
 
 # ---------------------------------------------------------------- CmdStan
@@ -182,6 +313,31 @@ def test_report_is_complete_and_marks_the_failing_case(tmp_path, cmdstan_home):
     assert "Failing on purpose" in html and "(the posterior is improper): R-hat" in html
     assert "ConvergenceWarning" in html and "Firth" in html
     assert_self_contained(html, 3)
+
+
+@pytest.mark.slow
+def test_analyse_a_frame_in_memory_without_separation(tmp_path, cmdstan_home):
+    # One nv = 1 patient with a low grade: the zero cell is gone, the MLE exists, the
+    # flat-prior posterior is proper, and the answer must say so, not recite the
+    # separation story.
+    frame = separation.load()
+    frame = pd.DataFrame({c: frame[c].tolist() for c in frame.columns})
+    frame.loc[frame.index[frame.nv == 1][0], "hg"] = 0
+    r = separation.analyse(frame, chains=2, iter_warmup=300, iter_sampling=300, seed=3,
+                           quiet=True)
+    assert list(r.fits) == [separation.FLAT, *separation.PRIORS]
+    assert r.fits[separation.FLAT].idata.posterior["beta"].shape == (2, 300, 3)
+    for name in ["separation", "scaling", "mle", "mle_path", "profile", "posterior",
+                 "modes", "firth", "side_by_side", "efficiency"]:
+        assert isinstance(r.table(name), pd.DataFrame), name
+    assert r.table("posterior").loc[(separation.FLAT, "beta[NV]"), "50%"] < 10
+    assert r.answer.startswith("No cell of the NV x HG table is empty")
+    assert "Maximum likelihood converges" in r.answer and "infinity" not in r.answer
+    assert r.answer == separation.answer(r.extras["numbers"], r.extras["cells"],
+                                         {k: f.problems for k, f in r.fits.items()})
+    html = r.write_report(tmp_path / "sep.html").read_text()
+    assert "The NV x HG table has no empty cell" in html and "R's glm() stops" not in html
+    assert ">Provenance</h2>" in html and "data frame" in html
 
 
 def test_failed_run_writes_no_report(tmp_path, capsys):
