@@ -469,3 +469,23 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def throughput(target: Target, replications: int, workers: int, **settings) -> dict:
+    """Replications per minute of ``target`` on a fresh LocalCluster of ``workers``
+    (the benchmark's calibration rows; the cluster's start-up is not counted)."""
+    import tempfile
+    client = client_for(None, workers)
+    try:
+        client.submit(int, 0).result()          # workers up before the clock starts
+        programs.load(target.program, quiet=True) if target.sampler is None else None
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.monotonic()
+            calibrate(target, replications, Path(tmp) / "r.jsonl", client=client,
+                      progress=False, **settings)
+            seconds = time.monotonic() - start
+    finally:
+        client.close()
+        client.cluster.close()
+    return {"program": target.program, "workers": workers, "replications": replications,
+            "seconds": seconds, "replications / min": 60 * replications / seconds}

@@ -25,8 +25,6 @@ from . import report
 from .errors import PystanModelsError
 from .fitting import RunOptions
 
-# What the last `run` produced (pre-library examples only; goes with them).
-last_report: report.Report | None = None
 RUN_OPTIONS = ("chains", "iter_warmup", "iter_sampling", "seed", "quiet", "quick")
 
 
@@ -84,18 +82,24 @@ def _children() -> list[int]:
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 with contextlib.suppress(OSError, IndexError, ValueError):
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                    if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+                    fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1]
+                    state, ppid = fields.split()[:2]
+                    if int(ppid) == me and state != "Z":   # a zombie is already dead
                         kids.append(int(entry))
     return kids
 
 
-def _stop_children() -> None:
+def _stop_children(wait: float = 0) -> None:
     """cmdstanpy waits for its chains before an exception can leave ``sample``:
-    stop them, so an interrupt ends the run now."""
+    stop them, so an interrupt ends the run now.  ``wait``: seconds to wait for
+    them to be gone (cmdstanpy removes its temporary folder at exit, which a chain
+    still writing would leave behind)."""
     for pid in _children():
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while wait and _children() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _on_signal(signum, frame):
@@ -114,9 +118,11 @@ def guarded(work: Callable[[], int]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _stop_children(wait=10)
         print("interrupted", file=sys.stderr)
         return 130
     except Terminated:
+        _stop_children(wait=10)
         print("terminated", file=sys.stderr)
         return 143
     except OSError as exc:
@@ -164,38 +170,3 @@ def main(module, description: str, argv: list[str] | None = None,
         print(f"report written to {path} ({time.monotonic() - start:.0f} s)")
         return 0
     return guarded(work)
-
-
-def run(name: str, description: str, analyse: Callable[[argparse.Namespace, RunOptions],
-        report.Report], argv: list[str] | None = None,
-        extend: Callable[[argparse.ArgumentParser], None] | None = None,
-        defaults: RunOptions = RunOptions()) -> int:
-    """The pre-library entry point (``analyse(args, opts) -> Report``); goes when
-    every example has moved to :func:`main`."""
-    global last_report
-    last_report = None
-    import matplotlib
-    matplotlib.use("Agg")
-    p = parser(name, description, defaults)
-    if extend:
-        extend(p)
-    args = p.parse_args(argv)
-
-    def work() -> int:
-        global last_report
-        start = time.monotonic()
-        opts = options(args)
-        rep = analyse(args, opts)
-        path = rep.write(args.output)
-        last_report = rep
-        for problem in rep.problems:
-            print(f"diagnostics: {problem}", file=sys.stderr)
-        print(f"report written to {path} ({time.monotonic() - start:.0f} s)")
-        return 0
-    return guarded(work)
-
-
-def provenance(fits, opts, extra=""):   # pre-library examples; see report.provenance
-    from .results import Results
-    return report.provenance(Results("", "", opts, {f.program: f for f in fits}, {}, "")
-                             ) + report.para(extra)

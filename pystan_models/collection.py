@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import EXAMPLES, report
+from . import EXAMPLES, programs, report
 from .cli import check_output
 from .fitting import RunOptions, run_options
 from .errors import PystanModelsError
@@ -95,6 +95,14 @@ def run_all(names: list[str], out_dir: Path, quick: bool, seed: int | None) -> i
         print("quick run: short chains are expected to miss the ESS thresholds; those "
               "shortfalls are noted in the reports, not counted as failures",
               file=sys.stderr)
+    # every example's missing programs at once, a core each, before the first example
+    needed = [p for name in names if name in EXAMPLES
+              for p in getattr(importlib.import_module(f"pystan_models.{name}"),
+                               "PROGRAMS", ())]
+    try:
+        programs.compile_all(needed, quiet=False)
+    except PystanModelsError as exc:   # that example's row will say so
+        print(f"error: {exc}", file=sys.stderr)
     rows = []
     for name in names:
         print(f"== {name}", file=sys.stderr, flush=True)

@@ -39,7 +39,7 @@ import statsmodels.api as sm
 import xarray as xr
 from scipy import stats
 
-from . import cli, report
+from . import cli, programs, report
 from .data import Column, check_rows, data_file, prepare
 from .errors import DataError
 from .fitting import (LOO_NOTE, Fit, RunOptions, draws, efficiency_table, run_options,
@@ -50,6 +50,9 @@ with warnings.catch_warnings():   # ArviZ 0.x announces its 1.0 refactor on impo
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
+# the programs this example fits (compiled together when the cache lacks them)
+PROGRAMS = ("counts_poisson", "counts_overdispersed", "counts_hurdle",
+            "counts_overdispersed_grouped")
 DEFAULTS = RunOptions()
 TITLE = "Counts: Poisson, overdispersed and hurdle Poisson regression"
 ROACHES = data_file("roaches.csv")
@@ -606,6 +609,7 @@ def analyse(roaches=None, epilepsy=None, **run) -> Results:
     opts = run_options(DEFAULTS, run)
     frames = load(roaches, epilepsy)
     r_frame, e_frame = frames["roaches"], frames["epilepsy"]
+    programs.compile_all(PROGRAMS, quiet=opts.quiet)   # at once, up to a core each
     r_fits = fit_roaches(r_frame, opts)
     e_fits = fit_epilepsy(e_frame, opts)
 

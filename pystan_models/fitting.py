@@ -121,9 +121,12 @@ def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
                                show_progress=not opts.quiet and sys.stderr.isatty(),
                                **sample_kw)
         except RuntimeError as exc:   # CmdStan stopped: its own message, our file name
+            said = [line.strip() for line in str(exc).splitlines()
+                    if "Exception" in line or "rror" in line and "Error during" not in line]
+            said = list(dict.fromkeys(said))[:2] or [str(exc).splitlines()[0]]
             raise PystanModelsError(
                 f"{programs.stan_file(program)}: CmdStan failed while sampling: "
-                f"{programs.clean_message(str(exc), model)}") from None
+                f"{programs.clean_message(' '.join(said), model)}") from None
     seconds = time.monotonic() - start
     idata = to_idata(fit, observed=observed, coords=coords, dims=dims,
                      y_rep=y_rep, log_lik=log_lik)
@@ -225,10 +228,6 @@ def posterior_table(idata: az.InferenceData, var_names: list[str]) -> pd.DataFra
     return stats[[*_STATS, "r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]
 
 
-def diagnose(fit, idata, main):   # the pre-library form; goes when no example uses it
-    return diagnostics(fit, idata, main)[0]
-
-
 def diagnostics(fit: cmdstanpy.CmdStanMCMC | None, idata: az.InferenceData,
                 main: list[str], quick: bool = False) -> tuple[list[str], list[str]]:
     """Plain-language sampler problems: divergences, treedepth, E-BFMI (for Stan
@@ -307,10 +306,6 @@ def efficiency(f: Fit, names: list[str] | None = None) -> dict:
             "compile (s)": programs.compile_seconds.get(f.program, np.nan),
             "sampling (s)": f.seconds, "min bulk ESS": float(ess.min()),
             "worst parameter": ess.idxmin(), "min bulk ESS / s": ess.min() / f.seconds}
-
-
-def min_ess_per_second(f, var_names: list[str]) -> float:
-    return efficiency(f, var_names)["min bulk ESS / s"]
 
 
 def efficiency_table(fits: dict[str, Fit], names: list[str] | None = None

@@ -623,6 +623,8 @@ def trace_figure(f: RadonFit):
 
 # --- the analysis --------------------------------------------------------------
 
+# the programs this example fits (compiled together when the cache lacks them)
+PROGRAMS = ("mixed_effects_clusters", "radon_intercepts_marginal")
 DEFAULTS = RunOptions()
 TITLE = "Minnesota radon: pooling, varying intercepts and slopes, county uranium"
 # fit labels (r.fits) of the two extra fits besides the five MODELS
@@ -646,6 +648,7 @@ def analyse(data=None, *, figure_counties=FIGURE_COUNTIES, **run) -> Results:
     seed, quiet, quick (see :class:`RunOptions`)."""
     opts = run_options(DEFAULTS, run)
     frame = load(data)
+    programs.compile_all(PROGRAMS, quiet=opts.quiet)   # at once, up to a core each
     if isinstance(figure_counties, str):
         figure_counties = figure_counties.split(",")
     names = check_counties(frame, [c.strip() for c in figure_counties if c.strip()])

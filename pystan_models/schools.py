@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import cli, report
+from . import cli, programs, report
 from .data import FRAME, Column, check_rows, data_file, prepare
 from .errors import DataError, PystanModelsError
 from .fitting import Fit, RunOptions, efficiency_table, run_options, sample, say
@@ -54,6 +54,8 @@ PROPER = ["uniform", "inv_chi2", "half_cauchy"]
 # above the default 0.8 so the long right tail of tau is traversed with small
 # enough steps (no divergences in the non-centered program).
 ADAPT_DELTA = 0.95
+# the programs this example fits (compiled together when the cache lacks them)
+PROGRAMS = ("schools_noncentered", "schools_centered")
 DEFAULTS = RunOptions()
 TITLE = "Eight schools: how much does the hyperprior on tau matter?"
 # The NUTS posterior means must lie within this many Monte Carlo standard errors of
@@ -538,6 +540,7 @@ def analyse(data=None, *, nu: float = Hyper.nu, s: float = Hyper.s,
     hyper = check_options(nu, s, cauchy_scale, mu_sd, adapt_delta)
     opts = run_options(DEFAULTS, run)
     frame = load(data)
+    programs.compile_all(PROGRAMS, quiet=opts.quiet)   # at once, up to a core each
     delta = adapt_delta
     labels = {p: prior_label(p, hyper) for p in PRIORS}
     fits = fit_all(frame, opts, hyper, delta)

@@ -54,6 +54,8 @@ PRIORS = {"Cauchy(0, 2.5)": {"prior_df": 1.0, "prior_scale": 2.5, "intercept_sca
           "Student-t(7, 0, 2.5)": {"prior_df": 7.0, "prior_scale": 2.5,
                                    "intercept_scale": 10.0}}
 FLAT = "flat prior (failing case)"
+# the programs this example fits (compiled together when the cache lacks them)
+PROGRAMS = ("logistic_flat", "logistic_weakly_informative")
 DEFAULTS = RunOptions()
 TITLE = "The problem of separation: maximum likelihood, flat and weakly informative priors"
 # Firth's penalized likelihood (Heinze & Schemper 2002), as printed by R's brglm
@@ -393,6 +395,7 @@ def analyse(data=None, **run) -> Results:
     seed, quiet, quick (see :class:`RunOptions`)."""
     opts = run_options(DEFAULTS, run)
     frame = load(data)
+    programs.compile_all(PROGRAMS, quiet=opts.quiet)   # at once, up to a core each
     ml = mle(frame)
     path = mle_path(frame)
     grid = np.linspace(-2, 30, 161)
