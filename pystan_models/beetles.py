@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from . import cli, report
+from . import cli, programs, report
 from .data import Column, check_rows, data_file, prepare
+from .errors import DataError
 from .errors import PystanModelsError
 from .fitting import LOO_NOTE, Fit, RunOptions, draws, loo_compare, run_options, sample
 from .results import Results
@@ -42,6 +43,8 @@ CLOSE_PROBABILITY = 0.1
 LOO_CLEAR_SE = 2.0
 
 
+# the programs this example fits (compiled together when the cache lacks them)
+PROGRAMS = ("beetles_logit", "beetles_probit", "beetles_cloglog")
 DEFAULTS = RunOptions()
 TITLE = "Beetle mortality: logit, probit and complementary log-log links"
 
@@ -64,13 +67,19 @@ def dose_grid(frame: pd.DataFrame, grid_size: int = GRID_SIZE) -> np.ndarray:
 
 
 def stan_data(frame: pd.DataFrame, grid_size: int = GRID_SIZE, *,
-              prior_only: bool = False, pointwise: bool = True) -> dict:
+              prior_sd: float = 0.0, prior_only: bool = False,
+              pointwise: bool = True) -> dict:
     """The collection's data contract: ``X`` is the N x 1 design matrix of log dose
-    (no intercept column), ``trials`` the beetles exposed, ``y`` those killed."""
+    (no intercept column), ``trials`` the beetles exposed, ``y`` those killed.
+    ``prior_sd`` 0 is the notes' flat prior; > 0 puts alpha_c, beta ~ N(0,
+    prior_sd^2) (a proper prior, for prior predictive draws and calibration)."""
+    if not (np.isfinite(prior_sd) and prior_sd >= 0):
+        raise DataError(f"prior_sd must be 0 (flat) or positive, not {prior_sd!r}")
     return {"N": len(frame), "K": 1, "X": [[d] for d in frame.dose.tolist()],
             "trials": frame.exposed.tolist(), "y": frame.killed.tolist(),
             "G": grid_size, "X_grid": [[g] for g in dose_grid(frame, grid_size).tolist()],
-            "prior_only": int(prior_only), "pointwise": int(pointwise)}
+            "prior_sd": float(prior_sd), "prior_only": int(prior_only),
+            "pointwise": int(pointwise)}
 
 
 def mle_problem(frame: pd.DataFrame) -> str | None:
@@ -299,6 +308,7 @@ def analyse(data=None, *, grid_size: int = GRID_SIZE, **run) -> Results:
         raise PystanModelsError(f"grid-size must be a whole number of at least 2 "
                                 f"(got {grid_size!r})")
     frame = load(data)
+    programs.compile_all(PROGRAMS, quiet=opts.quiet)   # at once, up to a core each
     fits = fit_links(frame, opts, grid_size)
     coef = {link: pd.concat([f.table(PARAMS), mle(frame, link)], axis=1)
             for link, f in fits.items()}

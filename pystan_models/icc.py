@@ -26,7 +26,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from . import cli, radon, report
+from . import cli, programs, radon, report
 from .errors import DataError
 from .fitting import Fit, RunOptions, draws, efficiency_table, run_options, sample
 from .radon import DATA, counties
@@ -35,6 +35,8 @@ from .results import Results
 PROGRAM = "icc_oneway"
 PARAMS = ["alpha", "sigma_beta", "sigma", "rho"]
 SCALE_PRIOR_SD = 1.0   # half-normal scale of sigma and sigma_beta (log radon sd 0.85)
+# the programs this example fits (compiled together when the cache lacks them)
+PROGRAMS = ("icc_oneway",)
 DEFAULTS = RunOptions()
 TITLE = "Intraclass correlation of log radon within Minnesota counties"
 FIT = "oneway"         # the label of the one fit in Results.fits
@@ -49,12 +51,18 @@ def load(data=DATA) -> pd.DataFrame:
 
 
 def stan_data(frame: pd.DataFrame, *, scale_prior_sd: float = SCALE_PRIOR_SD,
-              prior_only: bool = False, pointwise: bool = True) -> dict:
+              alpha_prior_sd: float = 0.0, prior_only: bool = False,
+              pointwise: bool = True) -> dict:
     """Data for icc_oneway.stan in the collection's contract: ``N`` houses, ``y``
     (log radon), ``J`` counties, ``group`` (1-based county of each house; each
     county has at least one house: ``radon.load`` has checked that), the prior
     scale and the two switches ``prior_only`` and ``pointwise`` (log_lik and
-    y_rep).  The program has no predictors, so no ``K`` or ``X``."""
+    y_rep).  The program has no predictors, so no ``K`` or ``X``.
+    ``alpha_prior_sd`` 0 is the notes' flat p(alpha); > 0 a proper
+    alpha ~ N(0, alpha_prior_sd^2) (for prior predictive draws and calibration)."""
+    if not (np.isfinite(alpha_prior_sd) and alpha_prior_sd >= 0):
+        raise DataError(f"alpha_prior_sd must be 0 (flat) or positive, not "
+                        f"{alpha_prior_sd!r}")
     if isinstance(scale_prior_sd, bool) or not isinstance(
             scale_prior_sd, (int, float, np.integer, np.floating)) \
             or not 0 < scale_prior_sd < np.inf:   # also catches NaN
@@ -66,6 +74,7 @@ def stan_data(frame: pd.DataFrame, *, scale_prior_sd: float = SCALE_PRIOR_SD,
         raise DataError(f"groups must be numbered 1..{J} with at least one row each")
     return {"N": len(frame), "y": frame.log_radon.tolist(), "J": J,
             "group": [int(g) for g in group], "scale_prior_sd": float(scale_prior_sd),
+            "alpha_prior_sd": float(alpha_prior_sd),
             "prior_only": int(prior_only), "pointwise": int(pointwise)}
 
 
@@ -268,6 +277,7 @@ def analyse(data=None, *, scale_prior_sd: float = SCALE_PRIOR_SD, **run) -> Resu
     (see :class:`RunOptions`)."""
     opts = run_options(DEFAULTS, run)
     frame = load(data)
+    programs.compile_all(PROGRAMS, quiet=opts.quiet)   # at once, up to a core each
     f = fit(frame, opts, scale_prior_sd=scale_prior_sd)   # checks the scale first
     cl = classical(frame)                                  # REML once, for everything
     table = estimates_table(f, cl)

@@ -5,12 +5,15 @@
 //   y_i ~ Binomial(n_i, p_i),  Phi^-1(p_i) = alpha + beta * x_i,
 //   for the i = 1..N dose groups: x_i = X[i, 1] the log10 concentration of
 //   CS2 (log10 mg/l), n_i = trials[i] beetles exposed, y_i beetles killed.
-// Prior: p(alpha, beta) proportional to 1 (flat, improper), as in the notes.
-//   The posterior is then proper only when the maximum-likelihood estimate
-//   exists: at least two distinct doses, and no dose with no deaths below it
-//   and only deaths above it, or the reverse (so not all beetles killed, nor
-//   none).  With prior_only = 1 there is no proper distribution to draw
-//   from: this program has no prior predictive distribution.
+// Prior: with prior_sd = 0 (the default), p(alpha, beta) proportional to 1
+//   (flat, improper), as in the notes.  With prior_sd > 0 (for prior
+//   predictive draws and simulation-based calibration) the proper prior
+//   alpha_c ~ N(0, prior_sd^2), beta ~ N(0, prior_sd^2) replaces it.
+//   Under the flat prior the posterior is proper only when the maximum-
+//   likelihood estimate exists: at least two distinct doses, and no dose
+//   with no deaths below it and only deaths above it, or the reverse (so
+//   not all beetles killed, nor none); and prior_only = 1 has no proper
+//   distribution to draw from (no prior predictive distribution).
 // Parameterisation: (alpha_c, beta) are sampled on the centred dose
 //   x_i - mean(x) (on the original scale the posterior is a long thin
 //   ridge); alpha = alpha_c - beta * mean(x) in generated quantities.
@@ -30,6 +33,8 @@ data {
   array[N] int<lower=0> y;           // y_i, beetles killed
   int<lower=1> G;                    // points on the dose-response grid
   matrix[G, K] X_grid;               // doses at which to draw the curve
+  real<lower=0> prior_sd;            // 0: the notes' flat prior (default);
+                                     // > 0: alpha_c, beta ~ N(0, prior_sd^2)
   int<lower=0, upper=1> prior_only;  // 1: leave the likelihood out
   int<lower=0, upper=1> pointwise;   // 1: write log_lik and y_rep
 }
@@ -43,7 +48,12 @@ parameters {
   real beta;     // change in probit per unit log10 dose
 }
 model {
-  // prior: p(alpha_c, beta) proportional to 1: nothing adds to target.
+  // prior: p(alpha_c, beta) proportional to 1 (nothing adds to target)
+  // unless prior_sd > 0
+  if (prior_sd > 0) {
+    alpha_c ~ normal(0, prior_sd);
+    beta ~ normal(0, prior_sd);
+  }
   // likelihood: y_i ~ Binomial(n_i, Phi(alpha + beta x_i)), written with
   // log Phi(eta) and log Phi(-eta) so it never rounds to log(0)
   if (!prior_only) {

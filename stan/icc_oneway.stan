@@ -8,7 +8,8 @@
 // the correlation between two observations in the same group, computed
 // from each draw in generated quantities.
 // Priors: p(alpha) proportional to 1 (flat, as in the notes: nothing is
-// added to target);
+// added to target) when alpha_prior_sd = 0 (the default), else (for prior
+// predictive draws and calibration) alpha ~ N(0, alpha_prior_sd^2);
 //   sigma_beta ~ half-normal(0, scale_prior_sd),
 //   sigma ~ half-normal(0, scale_prior_sd),
 // with scale_prior_sd from the driver (1 for log radon: the total sd of y
@@ -27,6 +28,8 @@ data {
   vector[N] y;                            // outcome (log radon)
   int<lower=1> J;                         // groups (counties)
   array[N] int<lower=1, upper=J> group;   // group of observation i
+  real<lower=0> alpha_prior_sd;           // 0: p(alpha) flat (default);
+                                          // > 0: alpha ~ N(0, sd^2)
   real<lower=0> scale_prior_sd;           // half-normal scale of the sds
   int<lower=0, upper=1> prior_only;       // 1: ignore the likelihood
   int<lower=0, upper=1> pointwise;        // 1: write log_lik and y_rep
@@ -41,7 +44,11 @@ transformed parameters {
   vector[J] beta = alpha + sigma_beta * eta;   // group means
 }
 model {
-  // p(alpha) proportional to 1: nothing adds to target.
+  // p(alpha) proportional to 1 (nothing adds to target) unless
+  // alpha_prior_sd > 0
+  if (alpha_prior_sd > 0) {
+    alpha ~ normal(0, alpha_prior_sd);
+  }
   sigma_beta ~ normal(0, scale_prior_sd);
   sigma ~ normal(0, scale_prior_sd);
   eta ~ std_normal();

@@ -111,6 +111,10 @@ def test_stan_data_follows_the_collection_contract():
     assert data["X_grid"][0][0] < 1.6907 and data["X_grid"][-1][0] > 1.8839
     assert data["prior_only"] == 0 and data["pointwise"] == 1
     assert beetles.stan_data(frame, prior_only=True, pointwise=False)["prior_only"] == 1
+    assert data["prior_sd"] == 0.0   # the notes' flat prior unless asked
+    assert beetles.stan_data(frame, prior_sd=2.5)["prior_sd"] == 2.5
+    with pytest.raises(Exception, match="prior_sd"):
+        beetles.stan_data(frame, prior_sd=-1.0)
 
 
 # --- when the maximum-likelihood estimate (and a proper flat-prior posterior) exists --

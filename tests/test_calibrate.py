@@ -80,15 +80,60 @@ def test_schools_is_calibrated_and_a_wrong_scale_is_caught(tmp_path, monkeypatch
 
 
 def test_every_target_simulates_what_its_program_declares():
+    """Each Stan target's data are exactly its program's data block; each Gibbs
+    target's sampler returns one chain of draws for exactly its parameters."""
     from pystan_models.calibration_targets import TARGETS
     import re
     for name, target in TARGETS.items():
         truth, data = target.simulate(np.random.default_rng(0))
         assert set(truth) == set(target.params), name
+        assert all(np.isfinite(v) for v in truth.values()), name
+        if target.sampler is not None:
+            draws = target.sampler(data, 1, 20, 30)
+            assert set(draws) == set(target.params), f"{name}: {set(draws)}"
+            assert all(np.shape(v) == (30,) and np.all(np.isfinite(v))
+                       for v in draws.values()), name
+            continue
         text = re.sub(r"//[^\n]*", "", programs.stan_file(target.program).read_text())
         block = re.search(r"\ndata \{(.*?)\n\}", text, re.S).group(1)
         declared = set(re.findall(r"(\w+);", block))
         assert declared == set(data), f"{name}: {declared ^ set(data)}"
+
+
+# issue 13: every program of the collection with a proper prior (or a proper
+# switch), and the two numpy Gibbs samplers
+COLLECTION = [
+    "beetles_logit", "beetles_probit", "beetles_cloglog",
+    "counts_poisson", "counts_overdispersed", "counts_hurdle",
+    "counts_overdispersed_grouped", "probit_regression", "logistic_regression",
+    "logistic_weakly_informative", "icc_oneway", "schools_noncentered",
+    "schools_centered", "mixed_effects_clusters", "radon_intercepts_marginal",
+    "rats_conjugate", "rats_marginal", "varying_intercept_logistic",
+    "rats_gibbs", "probit_gibbs"]
+
+
+def test_every_listed_program_is_a_target():
+    from pystan_models.calibration_targets import TARGETS
+    assert set(COLLECTION) <= set(TARGETS), set(COLLECTION) - set(TARGETS)
+    for name, target in TARGETS.items():
+        assert target.program == name, name   # results and reports are named by it
+        assert target.note, name
+        if target.sampler is None:
+            assert programs.stan_file(target.program).is_file(), name
+    assert TARGETS["rats_gibbs"].sampler is not None
+    assert TARGETS["probit_gibbs"].sampler is not None
+
+
+def test_count_simulators_stay_within_stan_int():
+    """The count programs' priors can give Poisson means beyond 2^31: the
+    simulators draw such data sets again rather than pass Stan a wrapped int."""
+    from pystan_models.calibration_targets import TARGETS
+    for name in ("counts_poisson", "counts_overdispersed", "counts_hurdle",
+                 "counts_overdispersed_grouped"):
+        for i in range(30):
+            _, data = TARGETS[name].simulate(np.random.default_rng([13, i]))
+            assert max(data["y"]) <= 2**31 - 1 and min(data["y"]) >= 0, name
+            assert all(isinstance(v, int) for v in data["y"]), name
 
 
 @pytest.mark.slow
