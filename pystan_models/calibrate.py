@@ -41,7 +41,7 @@ from .errors import PystanModelsError
 
 # Simulator: rng -> (true parameter values {name: float}, data for the program)
 Simulator = Callable[[np.random.Generator], tuple[dict, dict]]
-# Sampler (for the numpy Gibbs samplers): (data, seed, warmup, iterations) ->
+# Sampler (for the Gibbs samplers): (data, seed, warmup, iterations) ->
 # {parameter name: draws after warmup}
 Sampler = Callable[[dict, int, int, int], dict]
 
@@ -355,7 +355,7 @@ def write_report(name: str, target: Target, ranks: pd.DataFrame, path: Path) -> 
         rep.section("Failed replications", report.table(pd.DataFrame(
             {"replication": list(failed), "reason": list(failed.values())}), index=False))
     sampler = ("NUTS (CmdStan), one chain" if target.sampler is None
-               else "the numpy Gibbs sampler, one chain")
+               else "the Gibbs sampler (numba), one chain")
     settings = report.para(f"{target.note} Each replication: {sampler}, thinned draws "
                            f"L = {ranks.attrs['draws']}.")
     if target.sampler is None:

@@ -12,7 +12,7 @@ Where a data switch of a program gives a proper prior in place of the notes'
 flat one (beetles' ``prior_sd``, icc_oneway's ``alpha_prior_sd``, the radon
 programs' ``beta_prior_sd``), or where the example's hyperparameters are too
 vague to simulate sensible data (rats), the target's note says what it passes.
-The two numpy Gibbs samplers (rats_gibbs, probit_gibbs) are targets with a
+The two Gibbs sampler (numba)s (rats_gibbs, probit_gibbs) are targets with a
 ``sampler``: one chain through their public functions.
 """
 from __future__ import annotations

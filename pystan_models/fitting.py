@@ -1,7 +1,7 @@
 """Sampling, conversion to ArviZ, posterior tables and sampler diagnostics.
 
 One kind of fit for every sampler: :class:`Fit` holds a Stan program's draws
-(NUTS through cmdstanpy) or a numpy Gibbs sampler's (:func:`gibbs_fit`), so
+(NUTS through cmdstanpy) or a Gibbs sampler's (:func:`gibbs_fit`), so
 diagnostics, efficiency tables, MCSE comparisons and provenance are written
 once, here.
 """
@@ -26,7 +26,26 @@ with warnings.catch_warnings():   # ArviZ 0.x announces its 1.0 refactor on impo
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
-SEED_MAX = 2**32 - 1   # CmdStan's seed is an unsigned 32-bit integer
+SEED_MAX = 2**32 - 1
+
+
+def arviz_on_numpy(func):
+    """Run ``func`` with ArviZ 0.x on its numpy code paths.  With numba installed
+    (it compiles the Gibbs samplers) ArviZ switches to numba code, where one path
+    (the MCSE of an sd) fails on numpy 2; keeping numpy also keeps every number as
+    it was.  The user's own ArviZ setting is restored afterwards."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kw):
+        before = az.Numba.numba_flag
+        az.Numba.disable_numba()
+        try:
+            return func(*args, **kw)
+        finally:
+            if before:
+                az.Numba.enable_numba()
+    return wrapper   # CmdStan's seed is an unsigned 32-bit integer
 
 
 @dataclass(frozen=True)
@@ -71,7 +90,7 @@ def run_options(defaults: RunOptions, run: dict) -> RunOptions:
 @dataclass
 class Fit:
     """One program (or sampler) fitted to one data set, with everything a report
-    needs.  ``fit`` and ``stan_path`` are None for a numpy Gibbs sampler."""
+    needs.  ``fit`` and ``stan_path`` are None for a Gibbs sampler (numba)."""
     program: str                                    # program or sampler name
     fit: cmdstanpy.CmdStanMCMC | None
     idata: az.InferenceData
@@ -139,8 +158,8 @@ def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
 
 
 def gibbs_fit(name: str, idata: az.InferenceData, seconds: float, main: list[str],
-              opts: RunOptions, sampler: str = "Gibbs (numpy)") -> Fit:
-    """A numpy Gibbs sampler's draws as a :class:`Fit`, diagnosed like NUTS's
+              opts: RunOptions, sampler: str = "Gibbs (numba)") -> Fit:
+    """A Gibbs sampler's draws as a :class:`Fit`, diagnosed like NUTS's
     (R-hat, bulk ESS, non-finite draws; no divergences or tree depth)."""
     problems, notes = diagnostics(None, idata, main, quick=opts.quick)
     for p in problems:
@@ -221,6 +240,7 @@ _STATS = {"mean": np.mean, "sd": lambda x: np.std(x, ddof=1),
           "97.5%": lambda x: np.quantile(x, 0.975)}
 
 
+@arviz_on_numpy
 def posterior_table(idata: az.InferenceData, var_names: list[str]) -> pd.DataFrame:
     """mean, sd, 2.5/50/97.5% quantiles, R-hat, bulk and tail ESS per parameter."""
     stats = az.summary(idata, var_names=var_names, kind="diagnostics", stat_funcs=_STATS,
@@ -228,6 +248,7 @@ def posterior_table(idata: az.InferenceData, var_names: list[str]) -> pd.DataFra
     return stats[[*_STATS, "r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]
 
 
+@arviz_on_numpy
 def diagnostics(fit: cmdstanpy.CmdStanMCMC | None, idata: az.InferenceData,
                 main: list[str], quick: bool = False) -> tuple[list[str], list[str]]:
     """Plain-language sampler problems: divergences, treedepth, E-BFMI (for Stan
@@ -351,6 +372,7 @@ LOO_NOTE = ("elpd_loo: expected log pointwise predictive density (higher is bett
             "weight.")
 
 
+@arviz_on_numpy
 def loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:
     """ArviZ's LOO comparison of ``fits``, plus every Pareto-k warning in words."""
     notes = []

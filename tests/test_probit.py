@@ -321,7 +321,7 @@ def test_efficiency_table(fits):
     eff = probit.efficiency(fits)
     assert list(eff.index) == ["probit NUTS", "logit NUTS", "probit Gibbs"]
     assert (eff["min bulk ESS"] > 400).all() and (eff["min bulk ESS / s"] > 0).all()
-    assert list(eff.sampler) == ["NUTS (CmdStan)", "NUTS (CmdStan)", "Albert-Chib Gibbs (numpy)"]
+    assert list(eff.sampler) == ["NUTS (CmdStan)", "NUTS (CmdStan)", "Albert-Chib Gibbs (numba)"]
     # the Gibbs chains run one after another: their sum is the wall time
     assert eff.loc["probit Gibbs", "sum of chain times (s)"] == eff.loc["probit Gibbs",
                                                                         "sampling (s)"]
@@ -340,7 +340,7 @@ def test_report_is_complete_and_self_contained(tmp_path, cmdstan_home):
     assert "probit_regression.stan" in html and "logistic_regression.stan" in html
     assert "combined Monte Carlo standard errors" in html
     # the model description is the program's own header, the Gibbs sampler is described
-    assert "std_normal_lcdf" in html and "Albert-Chib Gibbs (numpy)" in html
+    assert "std_normal_lcdf" in html and "Albert-Chib Gibbs (numba)" in html
     assert_self_contained(html, 5)
 
 

@@ -222,7 +222,7 @@ def test_answer_says_agree_only_when_the_means_are_within_monte_carlo_error():
     agree = {"NUTS": table(), "NUTS marginal": table(), "Gibbs": table({"sigma": 6.2})}
     text = rats.answer(fits_of(agree, clean), eff_table(), chains=3)
     assert text.count("the two agree") == 2 and "rough" not in text
-    assert "the numpy Gibbs sampler is 7.0 times" in text
+    assert "the Gibbs sampler is 7.0 times" in text
     # Gibbs's sigma 10 combined MCSEs away from NUTS's
     off = {**agree, "Gibbs": table({"sigma": 6.155 + 10 * np.hypot(0.019, 0.019)})}
     text = rats.answer(fits_of(off, clean), eff_table(), chains=3)
@@ -266,6 +266,7 @@ HYPER = rats.HYPER
 # than the vague ones (and keep the textbook formulas free of cancellation).
 SHARP = gibbs_rats.Hyper(a=3.0, b=50.0, eta=(90.0, 5.0), C=((25.0, -0.5), (-0.5, 0.1)),
                          rho=4.0, R=((80.0, 1.0), (1.0, 0.2)))
+KNOWN = SHARP.known()   # as the compiled conditionals take them
 
 
 @pytest.fixture
@@ -307,9 +308,11 @@ def test_closed_form_2x2_algebra_matches_numpy():
     rng = np.random.default_rng(1)
     B = rng.normal(size=(4, 30, 2, 2))
     M = B @ np.swapaxes(B, -1, -2) + 0.1 * np.eye(2)
-    np.testing.assert_allclose(gibbs_rats.inv2(M), np.linalg.inv(M), rtol=1e-9)
-    np.testing.assert_allclose(gibbs_rats.chol2(M), np.linalg.cholesky(M), rtol=1e-9)
-    np.testing.assert_allclose(gibbs_rats.inv2(B), np.linalg.inv(B), rtol=1e-8, atol=1e-10)
+    for b, m in zip(B.reshape(-1, 2, 2), M.reshape(-1, 2, 2)):
+        np.testing.assert_allclose(gibbs_rats.inv2(m), np.linalg.inv(m), rtol=1e-9)
+        np.testing.assert_allclose(gibbs_rats.chol2(m), np.linalg.cholesky(m), rtol=1e-9)
+        np.testing.assert_allclose(gibbs_rats.inv2(b), np.linalg.inv(b), rtol=1e-8,
+                                   atol=1e-10)
 
 
 def test_theta_conditional_is_the_textbook_conjugate_normal(toy):
@@ -332,7 +335,7 @@ def test_theta_0_conditional_is_the_textbook_conjugate_normal(toy):
     """Known answer: the k theta_i are k observations of theta_0 with covariance
     Sigma; stack them and condition the joint normal of (theta_0, theta)."""
     d, s = toy
-    mean, cov = gibbs_rats.theta_0_conditional(s["theta"], np.linalg.inv(s["Sigma"]), SHARP)
+    mean, cov = gibbs_rats.theta_0_conditional(s["theta"], np.linalg.inv(s["Sigma"]), KNOWN)
     H = np.tile(np.eye(2), (d.k, 1))
     C = np.asarray(SHARP.C)
     G = C @ H.T @ np.linalg.inv(H @ C @ H.T + np.kron(np.eye(d.k), s["Sigma"]))
@@ -356,17 +359,17 @@ def test_every_conditional_is_proportional_to_the_joint(toy):
     v, w = s["theta"], s["theta"] + rng.normal(0, [3, 0.2], (d.k, 2))
     assert q(v) - q(w) == pytest.approx(joint(theta=v) - joint(theta=w), rel=1e-8)
 
-    mean, cov = gibbs_rats.theta_0_conditional(s["theta"], Sigma_inv, SHARP)
+    mean, cov = gibbs_rats.theta_0_conditional(s["theta"], Sigma_inv, KNOWN)
     v, w = np.array([101.0, 6.1]), np.array([110.0, 5.8])
     q = lambda t: stats.multivariate_normal.logpdf(t, mean, cov)
     assert q(v) - q(w) == pytest.approx(joint(theta_0=v) - joint(theta_0=w), rel=1e-8)
 
-    df, scale = gibbs_rats.Sigma_conditional(s["theta"], s["theta_0"], SHARP)
+    df, scale = gibbs_rats.Sigma_conditional(s["theta"], s["theta_0"], KNOWN)
     v, w = s["Sigma"], np.array([[150.0, 2.0], [2.0, 0.5]])
     assert (iw_kernel(v, df, scale) - iw_kernel(w, df, scale)
             == pytest.approx(joint(Sigma=v) - joint(Sigma=w), rel=1e-8))
 
-    shape, scale = gibbs_rats.sigma_sq_conditional(d, s["theta"], SHARP)
+    shape, scale = gibbs_rats.sigma_sq_conditional(d, s["theta"], KNOWN)
     q = lambda v: stats.invgamma.logpdf(v, shape, scale=scale)
     assert q(30.0) - q(55.0) == pytest.approx(joint(sigma_sq=30.0) - joint(sigma_sq=55.0),
                                               rel=1e-8)
@@ -380,13 +383,12 @@ def test_draws_follow_the_conditionals(toy):
     mean, cov = gibbs_rats.theta_conditional(d, s["sigma_sq"], np.linalg.inv(s["Sigma"]),
                                              s["theta_0"])
     n = 20000
-    draws = gibbs_rats.draw_normal(rng, np.broadcast_to(mean, (n, *mean.shape)),
-                                   np.broadcast_to(cov, (n, *cov.shape)))
+    draws = np.stack([gibbs_rats.draw_normal(rng, mean, cov) for _ in range(n)])
     se = np.sqrt(np.diagonal(cov, axis1=1, axis2=2) / n)
     assert np.all(np.abs(draws.mean(0) - mean) < 4 * se)
     for i in range(d.k):
         np.testing.assert_allclose(np.cov(draws[:, i].T), cov[i], rtol=0.05, atol=1e-3)
-    sweeps = [gibbs_rats.step(rng, d, SHARP, s["theta_0"], s["Sigma"], s["sigma_sq"])
+    sweeps = [gibbs_rats.step(rng, d, KNOWN, s["theta_0"], s["Sigma"], s["sigma_sq"])
               for _ in range(4000)]
     # with theta_0, Sigma, sigma^2 held at s, the sweep's theta has mean D_i d_i
     thetas = np.array([sw[0] for sw in sweeps])
@@ -394,7 +396,7 @@ def test_draws_follow_the_conditionals(toy):
                   < 5 * np.sqrt(np.diagonal(cov, axis1=1, axis2=2) / 4000))
     # inverse Wishart: moments, and the same distribution as scipy's sampler
     df, scale = 10.0, np.array([[300.0, 5.0], [5.0, 2.0]])
-    S = gibbs_rats.draw_inv_wishart(rng, df, np.broadcast_to(scale, (n, 2, 2)))
+    S = np.stack([gibbs_rats.draw_inv_wishart(rng, df, scale) for _ in range(n)])
     np.testing.assert_allclose(np.linalg.inv(S).mean(0), df * np.linalg.inv(scale),
                                rtol=0.03, atol=2e-4)
     np.testing.assert_allclose(S.mean(0), scale / (df - 3), rtol=0.05, atol=0.02)
@@ -404,26 +406,23 @@ def test_draws_follow_the_conditionals(toy):
         assert stats.ks_2samp(S[:, ij[0], ij[1]], ref[:, ij[0], ij[1]]).pvalue > 1e-3
 
 
-def test_chains_side_by_side_match_one_at_a_time(toy):
-    """The batched conditionals (one state per chain) equal the single-chain ones."""
+def test_a_chain_is_the_conditionals_drawn_in_turn(toy):
+    """The compiled chain loop is :func:`step` repeated on the chain's own random
+    stream (spawned from the seed), warmup sweeps dropped."""
     d, s = toy
-    rng = np.random.default_rng(5)
-    Sig = np.stack([s["Sigma"], 1.5 * s["Sigma"], np.diag([50.0, 0.1])])
-    t0 = s["theta_0"] + rng.normal(0, 1, (3, 2))
-    s2 = np.array([40.0, 20.0, 70.0])
-    th = s["theta"] + rng.normal(0, 1, (3, d.k, 2))
-    batched = [gibbs_rats.theta_conditional(d, s2, np.linalg.inv(Sig), t0),
-               gibbs_rats.theta_0_conditional(th, np.linalg.inv(Sig), SHARP),
-               gibbs_rats.Sigma_conditional(th, t0, SHARP),
-               gibbs_rats.sigma_sq_conditional(d, th, SHARP)]
-    for c in range(3):
-        single = [gibbs_rats.theta_conditional(d, s2[c], np.linalg.inv(Sig[c]), t0[c]),
-                  gibbs_rats.theta_0_conditional(th[c], np.linalg.inv(Sig[c]), SHARP),
-                  gibbs_rats.Sigma_conditional(th[c], t0[c], SHARP),
-                  gibbs_rats.sigma_sq_conditional(d, th[c], SHARP)]
-        for (b1, b2), (s1, s2_) in zip(batched, single):
-            np.testing.assert_allclose(np.asarray(b1)[c] if np.ndim(b1) else b1, s1)
-            np.testing.assert_allclose(np.asarray(b2)[c] if np.ndim(b2) else b2, s2_)
+    init = {"theta_0": s["theta_0"], "Sigma": s["Sigma"], "sigma_sq": s["sigma_sq"]}
+    post = gibbs_rats.sample(d, SHARP, [init, init],
+                             RunOptions(2, 3, 4, 11, True)).idata.posterior
+    for c, rng in enumerate(np.random.default_rng(11).spawn(2)):
+        state = (s["theta_0"], s["Sigma"], s["sigma_sq"])
+        for it in range(7):
+            theta, *state = gibbs_rats.step(rng, d, KNOWN, *state)
+            if it >= 3:
+                for name, value in zip(["theta", "theta_0", "Sigma", "sigma_sq"],
+                                       [theta, *state]):
+                    np.testing.assert_allclose(post[name].values[c, it - 3], value,
+                                               rtol=1e-12)
+    assert not np.array_equal(post["theta"][0], post["theta"][1])  # independent streams
 
 
 def test_large_sample_posterior_concentrates_on_the_truth():
@@ -439,7 +438,7 @@ def test_large_sample_posterior_concentrates_on_the_truth():
     y = theta[rat, 0] + theta[rat, 1] * x + rng.normal(0, truth["sigma"], rat.size)
     d = gibbs_rats.Design.of(rat, x, y, k)
     init = {"theta_0": [0.0, 0.0], "Sigma": np.eye(2), "sigma_sq": 1.0}
-    run = gibbs_rats.sample(d, HYPER, [init, init], RunOptions(2, 100, 300, 5, True))
+    run = gibbs_rats.sample(d, HYPER, [init, init], RunOptions(2, 200, 1000, 5, True))
     assert run.program == "rats_gibbs" and run.fit is None and run.problems == []
     post = run.idata.posterior
     for name, true in [("birth_weight", 105.0), ("daily_gain", 6.2), ("sigma", 6.0),
@@ -454,7 +453,7 @@ def test_gibbs_is_reproducible_and_shaped():
     inits = rats.initial_values(frame, 2, seed=3)
     opts = RunOptions(chains=2, iter_warmup=5, iter_sampling=7, seed=9, quiet=True)
     a, b = rats.fit_gibbs(frame, opts, inits), rats.fit_gibbs(frame, opts, inits)
-    assert isinstance(a, Fit) and a.sampler == "Gibbs (numpy)" and a.stan_path is None
+    assert isinstance(a, Fit) and a.sampler == "Gibbs (numba)" and a.stan_path is None
     np.testing.assert_array_equal(a.idata.posterior["theta"], b.idata.posterior["theta"])
     post = a.idata.posterior
     assert post["theta"].shape == (2, 7, 30, 2) and post["Sigma"].shape == (2, 7, 2, 2)
