@@ -44,3 +44,32 @@ def test_failing_example_is_a_row_and_does_not_stop_the_others(tmp_path, monkeyp
     assert (tmp_path / "beetles.html").exists()
     row = re.search(r"beetles</a></td>(.*?)</tr>", html, re.S).group(1)
     assert "beetles_logit" in row and "beetles_cloglog" in row
+
+
+def _fake(problems=(), notes=()):
+    """An example whose analyse returns a Results with the given diagnostics."""
+    from pystan_models.fitting import Fit, RunOptions
+    from pystan_models.results import Results
+    module = types.ModuleType("pystan_models.fake")
+
+    def analyse(**run):
+        f = Fit("fake_program", None, None, 1.0, notes=list(notes))
+        return Results("fake", "A fake example", RunOptions(), {"fit": f}, {}, "answer",
+                       problems=list(problems))
+    module.analyse = analyse
+    module.render = lambda results, rep: rep.section("Body", "<p>body</p>")
+    return module
+
+
+@pytest.mark.parametrize("problems, notes, code", [
+    ((), ("bulk ESS as low as 250 — expected with --quick's short chains",), 0),
+    (("R-hat up to 1.050 (beta); chains disagree",), (), 1),
+])
+def test_quick_runs_pass_on_ess_notes_and_fail_on_real_problems(tmp_path, monkeypatch,
+                                                                problems, notes, code):
+    monkeypatch.setitem(sys.modules, "pystan_models.fake", _fake(problems, notes))
+    monkeypatch.setitem(EXAMPLES, "fake", "a fake example")
+    assert collection.run_all(["fake"], tmp_path, quick=True, seed=5) == code
+    html = (tmp_path / "fake.html").read_text()
+    assert ("Short chains" in html) == bool(notes)
+    assert ('id="diagnostics-failed"' in html) == bool(problems)
