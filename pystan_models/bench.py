@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import EXAMPLES, cli, cmdstan, report
+from . import EXAMPLES, cli, cmdstan, programs, report
 from .errors import PystanModelsError
 from .fitting import Fit, RunOptions, efficiency, sample
 
@@ -179,6 +179,36 @@ def numba_compile() -> list[dict]:
     return [{"sampler": k, "numba compile (s)": v} for k, v in seconds.items()]
 
 
+def bench_calibration(replications: int, workers: int = 2) -> pd.DataFrame:
+    """Calibration throughput: one cheap target with 1 and with ``workers`` local
+    workers (scaling efficiency), every target at ``replications`` on ``workers``
+    (the time of ``calibrate --all``), and from that run's cost per replication the
+    time of ``--all --replications 1000`` on a 100-worker cluster, on paper."""
+    from . import calibrate
+    targets = calibrate.targets()
+    cheap = targets["schools_noncentered"]
+    rows = [calibrate.throughput(cheap, 4 * replications // 5 or 1, n)
+            for n in (1, workers)]
+    rows[1]["scaling efficiency"] = (rows[1]["replications / min"]
+                                     / (workers * rows[0]["replications / min"]))
+    for t in targets.values():       # compiled first: the run below times fits only
+        if t.sampler is None:
+            programs.load(t.program, quiet=True)
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        calibrate.calibrate_many(list(targets.values()), replications,
+                                 {k: Path(tmp) / f"{k}.jsonl" for k in targets},
+                                 workers=workers, progress=False)
+    wall = time.monotonic() - start
+    per_rep = wall * workers / (replications * len(targets))   # worker-seconds each
+    rows.append({"program": f"--all ({len(targets)} targets)", "workers": workers,
+                 "replications": replications * len(targets), "seconds": wall,
+                 "replications / min": 60 * replications * len(targets) / wall,
+                 "projected: --all x 1000 on 100 workers (min)":
+                     1000 * len(targets) * per_rep / 100 / 60})
+    return pd.DataFrame(rows)
+
+
 def speedups(rows: list[dict]) -> pd.DataFrame:
     by = {r["program"]: r for r in rows if "min bulk ESS / s" in r}
     out = []
@@ -203,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iter-sampling", type=int, default=1000)
     p.add_argument("--scaling-iter", type=int, nargs=2, metavar=("WARMUP", "SAMPLING"),
                    help="iterations for the scaling run (default: as for the programs)")
+    p.add_argument("--calibration", type=positive, metavar="R", default=0,
+                   help="also measure calibration: throughput with 1 and 2 local workers "
+                   "and every target at R replications on 2 (default: skipped)")
     p.add_argument("--warm-cache", action="store_true",
                    help="keep the compile cache (default: compile every program cold)")
     p.add_argument("--output-dir", type=Path, default=report.REPORTS_DIR)
@@ -240,6 +273,8 @@ def run(args) -> int:
     tables = {"programs": pd.DataFrame(rows), "warm reruns": pd.DataFrame(warm),
               "scaling": pd.DataFrame(scaling), "speed-ups": ratios,
               "numba compile": pd.DataFrame(numba_compile())}
+    if args.calibration:
+        tables["calibration"] = bench_calibration(args.calibration)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         for title, frame in tables.items():
             print(f"\n{title}\n{frame.to_string(index=False, float_format=lambda v: f'{v:.2f}')}")
