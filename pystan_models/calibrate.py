@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -110,9 +111,11 @@ def _nuts(target: Target, settings: Settings, data: dict, seed: int, exe: str | 
         model = programs.load(target.program, quiet=True)
     else:
         model = cmdstanpy.CmdStanModel(exe_file=exe)
-    fit = model.sample(data=data, chains=1, iter_warmup=settings.warmup,
-                       iter_sampling=settings.draws * settings.thin, thin=settings.thin,
-                       seed=seed, show_progress=False, timeout=settings.timeout)
+    with programs.cmdstanpy_log_level(logging.CRITICAL):   # a worker's log stays quiet
+        fit = model.sample(data=data, chains=1, iter_warmup=settings.warmup,
+                           iter_sampling=settings.draws * settings.thin,
+                           thin=settings.thin, seed=seed, show_progress=False,
+                           timeout=settings.timeout)
     frame = fit.draws_pd(vars=sorted({n.split("[")[0] for n in target.params}))
     divergent = int(fit.method_variables()["divergent__"].sum())
     return {name: frame[name].to_numpy() for name in target.params}, divergent
