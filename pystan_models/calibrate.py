@@ -339,6 +339,7 @@ def write_report(name: str, target: Target, ranks: pd.DataFrame, path: Path) -> 
     table, verdict = uniformity(ranks)
     failed = ranks.attrs.get("failed", {})
     rep = report.Report(f"Simulation-based calibration: {target.program}")
+    rep.problems_title = "Calibration failed"
     rep.answer = (f"{len(ranks)} replications ranked, {len(failed)} failed; {verdict}. "
                   f"{ranks.attrs['divergent']} divergent transitions in all fits.")
     if not verdict.startswith("calibrated"):
@@ -373,6 +374,7 @@ def write_report(name: str, target: Target, ranks: pd.DataFrame, path: Path) -> 
 def write_index(rows: list[dict], path: Path) -> None:
     """reports/calibration.html: one row per program, linking its own report."""
     rep = report.Report("Simulation-based calibration of the collection")
+    rep.problems_title = "Calibration failed"
     frame = pd.DataFrame(rows)
     passed = int(frame.verdict.str.startswith("calibrated").sum())
     rep.answer = (f"{len(frame)} programs: {passed} calibrated, "

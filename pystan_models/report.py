@@ -110,6 +110,7 @@ class Report:
         self.problems: list[str] = []   # failed diagnostics the conclusions rest on
         self.expected: list[str] = []   # diagnostics that fail on purpose (improper cases)
         self.notes: list[str] = []      # diagnostics noted, not counted (--quick)
+        self.problems_title = "Sampler diagnostics failed"
         self.sections: list[tuple[str, str]] = []
         self.fits: list = []  # the fits shown, for provenance and the collection index
 
@@ -121,7 +122,7 @@ class Report:
         if self.problems:
             items = "".join(f"<li>{esc(p)}</li>" for p in self.problems)
             problems = (f'<div class="problems" id="diagnostics-failed">'
-                        f"<h2>Sampler diagnostics failed</h2><ul>{items}</ul></div>")
+                        f"<h2>{esc(self.problems_title)}</h2><ul>{items}</ul></div>")
         else:
             problems = '<p class="ok">All sampler diagnostics passed for the fits the ' \
                        'conclusions rest on.</p>'
