@@ -40,7 +40,7 @@ import xarray as xr
 from scipy import stats
 
 from . import cli, programs, report
-from .data import Column, check_rows, data_file, prepare
+from .data import Column, check_rows, data_file, prepare, shown
 from .errors import DataError
 from .fitting import (LOO_NOTE, Fit, RunOptions, draws, efficiency_table, run_options,
                       sample)
@@ -121,7 +121,7 @@ def _check_varies(source, frame: pd.DataFrame, columns: list[str]) -> None:
     for col in columns:
         if frame[col].nunique() < 2:
             raise DataError(f"{source}, column '{col}': every row has the value "
-                            f"{frame[col].iloc[0]!r}, so its coefficient cannot be estimated")
+                            f"{shown(frame[col].iloc[0])}, so its coefficient cannot be estimated")
 
 
 def _prepare(name: str, data, default: Path, columns: list[Column], check) -> pd.DataFrame:

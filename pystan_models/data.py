@@ -146,14 +146,13 @@ def _check_row_lengths(path: Path, text: str) -> None:
 
 
 def _convert(source: str, raw: pd.Series, col: Column) -> pd.Series:
-    numeric = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
-    text = raw.astype(str).str.strip() if not numeric else None
     if col.kind == "text":
         text = raw.astype("string").fillna("").str.strip().astype(str)
         _fail_where(source, col.name, text == "", "is empty", raw)
         return text
-    values = (pd.to_numeric(raw, errors="coerce") if numeric
-              else pd.to_numeric(text, errors="coerce")).astype(float)
+    numeric = pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw)
+    values = pd.to_numeric(raw if numeric else raw.astype(str).str.strip(),
+                           errors="coerce").astype(float)
     _fail_where(source, col.name, values.isna() | ~np.isfinite(values),
                 "is not a finite number", raw)
     _fail_where(source, col.name, values.abs() > REAL_MAX,
@@ -174,21 +173,21 @@ def _convert(source: str, raw: pd.Series, col: Column) -> pd.Series:
     return values.astype(np.int64) if col.kind in ("int", "count", "binary") else values
 
 
-def _shown(value) -> str:
+def shown(value) -> str:
     """A value as a user wrote it: 61, 'six' (never np.int64(61))."""
     if isinstance(value, np.generic):
         value = value.item()
     return repr(value)
 
 
-def _fail_where(source, column: str, bad, what: str, shown: pd.Series | None = None
+def _fail_where(source, column: str, bad, what: str, values: pd.Series | None = None
                 ) -> None:
     """Raise a DataError naming the first row where ``bad`` holds."""
     bad = np.asarray(bad, dtype=bool)
     if bad.any():
         rows = np.flatnonzero(bad)
         i = int(rows[0])
-        value = "" if shown is None else f" (value {_shown(shown.iloc[i])})"
+        value = "" if values is None else f" (value {shown(values.iloc[i])})"
         more = f"; {len(rows) - 1} more row(s) like it" if len(rows) > 1 else ""
         where = f"row {i + 1}" if str(source) == FRAME else f"row {i + 1} (line {i + 2})"
         raise DataError(f"{source}, {where}, column '{column}'{value}: {what}{more}")
