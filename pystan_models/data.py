@@ -121,6 +121,12 @@ def _validated(frame: pd.DataFrame, columns: list[Column], source: str,
         padded = [c for c in frame.columns if c.strip() in missing]
         hint = (f"; the header has {', '.join(repr(c) for c in padded)}, with spaces "
                 "around the name: remove them") if padded else ""
+        seps = [sep for sep in (";", "\t", "|") if len(frame.columns) == 1
+                and sep in frame.columns[0]]
+        if seps:
+            hint = (f"; the header is one field, {frame.columns[0]!r}: the file looks "
+                    f"separated by {seps[0]!r}, not commas (save it as comma-separated "
+                    "CSV)")
         raise DataError(f"{source}: missing column(s) {', '.join(missing)} "
                         f"(expected {', '.join(wanted)}){hint}")
     if extra:

@@ -58,6 +58,7 @@ def write_bytes(path: Path, data: bytes) -> Path:
     (b"dose,killed,exposed\n1.69,\xe9,59\n", ["not UTF-8", "byte 25"]),
     (b"dose,killed ,exposed\n1.69,6,59\n", ["missing column(s) killed", "'killed '"]),
     (b"", ["empty"]),
+    (b"dose;killed;exposed\n1.69;6;59\n", ["missing column(s)", "separated by ';'"]),
     (b"dose,killed,exposed\n1.69,61,60\n", ["column 'killed'", "more beetles killed"]),
 ])
 def test_bad_data_is_one_line_naming_file_row_and_column(files, capsys, content, names):
