@@ -42,8 +42,8 @@ from scipy import stats
 from . import cli, programs, report
 from .data import Column, check_rows, data_file, prepare, shown
 from .errors import DataError
-from .fitting import (LOO_NOTE, Fit, RunOptions, draws, efficiency_table, run_options,
-                      sample)
+from .fitting import (LOO_NOTE, Fit, RunOptions, draws, efficiency_table, loo_compare,
+                      run_options, sample)
 from .results import Results
 
 with warnings.catch_warnings():   # ArviZ 0.x announces its 1.0 refactor on import
@@ -249,21 +249,10 @@ def conditional_log_lik(fit: Fit, data: dict) -> np.ndarray:
 
 
 def loo_results(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str], dict[str, np.ndarray]]:
-    """The LOO comparison and Pareto-k notes of the engine's ``loo_compare``, plus
-    each fit's Pareto k, from one PSIS-LOO per fit.  (Local: the engine's
-    loo_compare does not hand back the per-fit results, and the report needs the
-    overdispersed fit's k without a second LOO.)"""
-    with warnings.catch_warnings():  # the notes report the k values themselves
-        warnings.simplefilter("ignore")
-        loos = {name: az.loo(f.idata, pointwise=True) for name, f in fits.items()}
-        table = az.compare(loos, ic="loo")
-    k = {name: np.asarray(loo.pareto_k).ravel() for name, loo in loos.items()}
-    notes = [f"{name}: {int((v > K_BAD).sum())} of {v.size} observations have Pareto k > "
-             f"{K_BAD} (max {v.max():.2f}); PSIS-LOO is unreliable for them, so treat this "
-             "comparison with caution (K-fold CV or moment matching would be more "
-             "trustworthy)." for name, v in k.items() if (v > K_BAD).any()]
-    table = table[["rank", "elpd_loo", "p_loo", "elpd_diff", "se", "dse", "weight"]]
-    return table, notes, k
+    """The engine's LOO comparison and Pareto-k notes, plus each fit's Pareto k
+    (one PSIS-LOO per fit: the report needs the overdispersed fit's k again)."""
+    table, notes = loo_compare(fits)
+    return table, notes, table.attrs["pareto_k"]
 
 
 def pareto_k(idata: az.InferenceData, log_lik: np.ndarray | None = None) -> np.ndarray:

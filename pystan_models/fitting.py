@@ -377,19 +377,21 @@ LOO_NOTE = ("elpd_loo: expected log pointwise predictive density (higher is bett
 
 @arviz_on_numpy
 def loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:
-    """ArviZ's LOO comparison of ``fits``, plus every Pareto-k warning in words."""
-    notes = []
+    """ArviZ's LOO comparison of ``fits``, plus every Pareto-k warning in words.
+    The table's ``attrs["pareto_k"]`` holds each fit's Pareto k per observation."""
+    notes, pareto_k = [], {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loos = {name: az.loo(f.idata, pointwise=True) for name, f in fits.items()}
         table = az.compare(loos, ic="loo")   # reuses the LOO computed once per fit
         for name, loo in loos.items():
-            k = np.asarray(loo.pareto_k).ravel()
+            k = pareto_k[name] = np.asarray(loo.pareto_k).ravel()
             bad = int((k > 0.7).sum())
             if bad:
                 notes.append(f"{name}: {bad} of {k.size} observations have Pareto k > 0.7 "
                              f"(max {k.max():.2f}); PSIS-LOO is unreliable for them, so "
                              "treat this comparison with caution (K-fold CV or moment "
                              "matching would be more trustworthy).")
-    table = table[["rank", "elpd_loo", "p_loo", "elpd_diff", "se", "dse", "weight"]]
+    table = table[["rank", "elpd_loo", "p_loo", "elpd_diff", "se", "dse", "weight"]].copy()
+    table.attrs["pareto_k"] = pareto_k
     return table, notes
