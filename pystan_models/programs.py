@@ -159,11 +159,18 @@ def compile_all(names, *, quiet: bool = False) -> None:
     if not quiet:
         print(f"compiling {len(missing)} programs, {jobs} at a time: "
               f"{', '.join(missing)}", file=sys.stderr, flush=True)
-    with cmdstanpy_log_level(logging.ERROR if quiet else logging.WARNING), \
-            ThreadPoolExecutor(jobs) as pool:
-        for done in [pool.submit(_compile, path, folder, None, quiet)
-                     for path, folder in missing.values()]:
-            done.result()   # the first compile error, as load would raise it
+    # cmdstanpy runs make inside a process-wide chdir to CmdStan and back: two
+    # compiles at once can restore each other's directory, leaving the process in
+    # CmdStan's folder (and the report written there), so the caller's is restored
+    cwd = os.getcwd()
+    try:
+        with cmdstanpy_log_level(logging.ERROR if quiet else logging.WARNING), \
+                ThreadPoolExecutor(jobs) as pool:
+            for done in [pool.submit(_compile, path, folder, None, quiet)
+                         for path, folder in missing.values()]:
+                done.result()   # the first compile error, as load would raise it
+    finally:
+        os.chdir(cwd)
 
 
 def load(name: str, *, cpp_options: dict | None = None, quiet: bool = False

@@ -140,3 +140,32 @@ def test_compile_all_stops_at_a_compile_error(sandbox, cmdstan_home):
     (sandbox / "fine.stan").write_text(TINY)
     with pytest.raises(StanCompileError, match="broken.stan: does not compile"):
         programs.compile_all(["broken", "fine"], quiet=True)
+
+
+def test_compile_all_keeps_the_working_directory(sandbox, monkeypatch, tmp_path):
+    """cmdstanpy runs make inside a process-wide chdir and back (its do_command's
+    pushd).  Two compiles at once, the first to start finishing first, used to leave
+    the process in the second's folder: the report was written into CmdStan's."""
+    import os
+    import threading
+    from cmdstanpy.utils.command import do_command
+
+    for name in ("first", "second"):
+        (sandbox / f"{name}.stan").write_text(TINY)
+    make_dir = tmp_path / "cmdstan"
+    make_dir.mkdir()
+    started = threading.Event()
+
+    def fake_compile(path, folder, cpp_options, quiet):
+        if path.stem == "first":          # chdir, then finish first
+            do_command(["sh", "-c", "echo in; sleep 0.2"], cwd=str(make_dir), fd_out=None,
+                       pbar=lambda line: started.set())
+        else:                             # chdir while the first is inside, finish last
+            started.wait(5)
+            do_command(["sh", "-c", "sleep 0.6"], cwd=str(make_dir), fd_out=None)
+
+    monkeypatch.setattr(programs, "_compile", fake_compile)
+    monkeypatch.setenv("PYSTAN_MODELS_COMPILE_JOBS", "2")
+    before = os.getcwd()
+    programs.compile_all(["first", "second"], quiet=True)
+    assert os.getcwd() == before
