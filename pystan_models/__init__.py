@@ -3,15 +3,6 @@
 Each worked example is a module run as ``python -m pystan_models.<name>``; it
 writes a self-contained HTML report to ``reports/<name>.html``.
 """
-import warnings
-
-# ArviZ 0.x announces its 1.0 refactor with a FutureWarning on its first import
-# (we pin arviz<1, see pyproject): import it once here with that warning held
-# back, leaving the session's warning filters as they were.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", FutureWarning)
-    import arviz  # noqa: F401
-
 # name -> one-line description; `python -m pystan_models` lists these.
 EXAMPLES = {
     "beetles": "Binomial GLM, logit vs probit vs complementary log-log links (Bliss 1935)",

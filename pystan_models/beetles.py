@@ -137,7 +137,7 @@ def fit_links(frame: pd.DataFrame, opts: RunOptions, grid_size: int = GRID_SIZE
               ) -> dict[str, Fit]:
     data = stan_data(frame, grid_size)
     # row positions, not dose values, as coordinates: a repeated dose would make
-    # the coordinate ambiguous and az.summary fail (the doses stay in the tables)
+    # the coordinate ambiguous and ArviZ's summary fail (the doses stay in the tables)
     coords = {"row": np.arange(len(frame)), "grid": np.arange(data["G"])}
     dims = {"p_hat": ["row"], "p_grid": ["grid"], "killed": ["row"]}
     return {link: sample(f"beetles_{link}", data, opts, main=PARAMS + ["p_hat"],

@@ -29,26 +29,20 @@ tames the skew but is a different model.)
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-import xarray as xr
 from scipy import stats
 
 from . import cli, programs, report
 from .data import Column, check_rows, data_file, prepare, shown
 from .errors import DataError
 from .fitting import (LOO_NOTE, Fit, RunOptions, draws, efficiency_table, loo_compare,
-                      run_options, sample)
+                      pareto_k, run_options, sample)
 from .results import Results
-
-with warnings.catch_warnings():   # ArviZ 0.x announces its 1.0 refactor on import
-    warnings.simplefilter("ignore", FutureWarning)
-    import arviz as az
 
 # the programs this example fits (compiled together when the cache lacks them)
 PROGRAMS = ("counts_poisson", "counts_overdispersed", "counts_hurdle",
@@ -255,17 +249,6 @@ def loo_results(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str], dict[str
     return table, notes, table.attrs["pareto_k"]
 
 
-def pareto_k(idata: az.InferenceData, log_lik: np.ndarray | None = None) -> np.ndarray:
-    """PSIS Pareto k per observation, for the program's log_lik or for ``log_lik``."""
-    if log_lik is not None:
-        ref = idata.log_likelihood["y"]
-        idata = az.InferenceData(posterior=idata.posterior, log_likelihood=xr.Dataset(
-            {"y": (ref.dims, log_lik.reshape(ref.shape))}, coords=ref.coords))
-    with warnings.catch_warnings():  # the caller reports the k values themselves
-        warnings.simplefilter("ignore")
-        return np.asarray(az.loo(idata, pointwise=True).pareto_k)
-
-
 def pareto_k_table(k: dict[str, np.ndarray]) -> pd.DataFrame:
     """Per log-likelihood: observations with Pareto k above K_BAD, of how many, max k."""
     return pd.DataFrame({"observations with k > 0.7": [int((v > K_BAD).sum()) for v in k.values()],
@@ -336,7 +319,7 @@ BUGS_NAMES = {"alpha": "alpha0", "beta[Base]": "alpha.Base", "beta[Trt]": "alpha
               "sigma": "sigma.b", "sigma_group": "sigma.b1"}
 
 
-def ratio_summary(idata: az.InferenceData, name: str, predictors: dict) -> pd.Series:
+def ratio_summary(idata, name: str, predictors: dict) -> pd.Series:
     """exp(coefficient): posterior median [95% interval], one string per predictor."""
     ratios = np.exp(draws(idata, name))
     lo, med, hi = np.quantile(ratios, [0.025, 0.5, 0.975], axis=0)

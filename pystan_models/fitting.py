@@ -3,7 +3,11 @@
 One kind of fit for every sampler: :class:`Fit` holds a Stan program's draws
 (NUTS through cmdstanpy) or a Gibbs sampler's (:func:`gibbs_fit`), so
 diagnostics, efficiency tables, MCSE comparisons and provenance are written
-once, here.
+once, here.  Every ArviZ statistic the package uses is called in this module
+(its plots in :mod:`report`): the examples ask it for draws, tables and
+diagnostics.  Draws are held as ArviZ 1.x's ``xarray.DataTree`` (groups
+``posterior``, ``posterior_predictive``, ``log_likelihood``, ``sample_stats``,
+``observed_data``), the successor of ArviZ 0.x's InferenceData.
 """
 from __future__ import annotations
 
@@ -15,37 +19,16 @@ import warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+import arviz as az
 import cmdstanpy
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from . import programs
 from .errors import PystanModelsError
 
-with warnings.catch_warnings():   # ArviZ 0.x announces its 1.0 refactor on import
-    warnings.simplefilter("ignore", FutureWarning)
-    import arviz as az
-
-SEED_MAX = 2**32 - 1
-
-
-def arviz_on_numpy(func):
-    """Run ``func`` with ArviZ 0.x on its numpy code paths.  With numba installed
-    (it compiles the Gibbs samplers) ArviZ switches to numba code, where one path
-    (the MCSE of an sd) fails on numpy 2; keeping numpy also keeps every number as
-    it was.  The user's own ArviZ setting is restored afterwards."""
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args, **kw):
-        before = az.Numba.numba_flag
-        az.Numba.disable_numba()
-        try:
-            return func(*args, **kw)
-        finally:
-            if before:
-                az.Numba.enable_numba()
-    return wrapper   # CmdStan's seed is an unsigned 32-bit integer
+SEED_MAX = 2**32 - 1   # CmdStan's seed is an unsigned 32-bit integer
 
 
 @dataclass(frozen=True)
@@ -93,7 +76,7 @@ class Fit:
     needs.  ``fit`` and ``stan_path`` are None for a Gibbs sampler (numba)."""
     program: str                                    # program or sampler name
     fit: cmdstanpy.CmdStanMCMC | None
-    idata: az.InferenceData
+    idata: xr.DataTree
     seconds: float                                  # sampling wall time
     stan_path: str | None = None
     problems: list[str] = field(default_factory=list)  # failed diagnostics
@@ -157,7 +140,7 @@ def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
     return f
 
 
-def gibbs_fit(name: str, idata: az.InferenceData, seconds: float, main: list[str],
+def gibbs_fit(name: str, idata: xr.DataTree, seconds: float, main: list[str],
               opts: RunOptions, sampler: str = "Gibbs (numba)") -> Fit:
     """A Gibbs sampler's draws as a :class:`Fit`, diagnosed like NUTS's
     (R-hat, bulk ESS, non-finite draws; no divergences or tree depth)."""
@@ -208,7 +191,7 @@ def short_warmup_windows(iter_warmup: int) -> dict:
 def to_idata(fit: cmdstanpy.CmdStanMCMC, *, observed: dict | None = None,
              coords: dict | None = None, dims: dict | None = None,
              y_rep: str | None = "y_rep", log_lik: str | None = "log_lik"
-             ) -> az.InferenceData:
+             ) -> xr.DataTree:
     names = set(fit.metadata.stan_vars)
     kw: dict = {"coords": coords, "dims": dims}
     if observed:
@@ -224,31 +207,55 @@ def to_idata(fit: cmdstanpy.CmdStanMCMC, *, observed: dict | None = None,
     idata = az.from_cmdstanpy(fit, **kw)
     if observed and "posterior_predictive" in kw:
         # pair y_rep with the observed data under one name, for PPC and LOO-PIT
-        idata.posterior_predictive = idata.posterior_predictive.rename({y_rep: obs_name})
+        idata["posterior_predictive"] = (idata["posterior_predictive"].to_dataset()
+                                         .rename({y_rep: obs_name}))
     return idata
 
 
-def draws(idata: az.InferenceData, name: str, group: str = "posterior") -> np.ndarray:
+def from_draws(posterior: dict, coords: dict | None = None, dims: dict | None = None
+               ) -> xr.DataTree:
+    """A Gibbs sampler's draws (each array chain x draw x ...) as a DataTree."""
+    return az.from_dict({"posterior": posterior}, coords=coords, dims=dims)
+
+
+def draws(idata: xr.DataTree, name: str, group: str = "posterior") -> np.ndarray:
     """A variable's draws with chains stacked: shape (chains * draws, ...)."""
     values = idata[group][name].values
     return values.reshape(-1, *values.shape[2:])
 
 
-# the columns of posterior_table besides ArviZ's diagnostics, as az.summary stat_funcs
-_STATS = {"mean": np.mean, "sd": lambda x: np.std(x, ddof=1),
-          "2.5%": lambda x: np.quantile(x, 0.025), "50%": np.median,
-          "97.5%": lambda x: np.quantile(x, 0.975)}
+def stacked(idata: xr.DataTree, var_names=None, group: str = "posterior"):
+    """Draws with chains stacked into one ``sample`` dimension (the last), keeping
+    the coordinates, so a parameter can be picked by name (``.sel(fixed="floor")``):
+    a Dataset, or a DataArray for one name given as a string."""
+    return az.extract(idata, group=group, var_names=var_names)
 
 
-@arviz_on_numpy
-def posterior_table(idata: az.InferenceData, var_names: list[str]) -> pd.DataFrame:
-    """mean, sd, 2.5/50/97.5% quantiles, R-hat, bulk and tail ESS per parameter."""
-    stats = az.summary(idata, var_names=var_names, kind="diagnostics", stat_funcs=_STATS,
-                       extend=True, round_to="none")
-    return stats[[*_STATS, "r_hat", "ess_bulk", "ess_tail", "mcse_mean"]]
+def bfmi(idata: xr.DataTree) -> np.ndarray:
+    """E-BFMI of each chain (Betancourt 2016), from the sampler's energy."""
+    return np.atleast_1d(az.bfmi(idata)["energy"].values)
 
 
-@arviz_on_numpy
+def mcse(idata: xr.DataTree, var_names: list[str], method: str = "mean") -> xr.Dataset:
+    """Monte Carlo standard error of each variable's posterior ``method``
+    ("mean", "sd", "median", ...), by ArviZ."""
+    return az.mcse(idata, var_names=var_names, method=method).to_dataset()
+
+
+def posterior_table(idata: xr.DataTree, var_names: list[str]) -> pd.DataFrame:
+    """mean, sd, 2.5/50/97.5% quantiles, R-hat, bulk and tail ESS and the MCSE of
+    the mean per parameter.  The interval is set to ArviZ 0.x's meaning, the
+    central 95% (ArviZ 1.x's default is 89%); sd has ddof = 1; R-hat is the
+    rank-normalised split R-hat; ESS bulk and tail as Vehtari et al. (2021)."""
+    stats = az.summary(idata, var_names=var_names, kind="all", ci_prob=0.95,
+                       ci_kind="eti", round_to="none")
+    median = az.summary(idata, var_names=var_names, kind="stats_median", round_to="none")
+    out = pd.DataFrame(stats).rename(columns={"eti95_lb": "2.5%", "eti95_ub": "97.5%"})
+    out["50%"] = pd.DataFrame(median)["median"]
+    return out[["mean", "sd", "2.5%", "50%", "97.5%", "r_hat", "ess_bulk", "ess_tail",
+                "mcse_mean"]]
+
+
 def diagnostics(f: Fit, quick: bool = False) -> tuple[list[str], list[str]]:
     """Plain-language sampler problems of ``f``: divergences, treedepth, E-BFMI
     (for Stan fits), non-finite draws, R-hat and bulk ESS (for any draws, e.g. a
@@ -269,8 +276,7 @@ def diagnostics(f: Fit, quick: bool = False) -> tuple[list[str], list[str]]:
         if hit:
             problems.append(f"{hit} of {n} transitions hit the maximum tree depth "
                             f"({max_depth})")
-        bfmi = np.atleast_1d(az.bfmi(idata))
-        low = [f"{b:.2f}" for b in bfmi if b < 0.3]
+        low = [f"{b:.2f}" for b in bfmi(idata) if b < 0.3]
         if low:
             problems.append(f"E-BFMI below 0.3 in {len(low)} chain(s) ({', '.join(low)})")
     problems += nonfinite_draws(idata)
@@ -304,13 +310,13 @@ def diagnostics(f: Fit, quick: bool = False) -> tuple[list[str], list[str]]:
     return problems, notes
 
 
-def nonfinite_draws(idata: az.InferenceData) -> list[str]:
+def nonfinite_draws(idata: xr.DataTree) -> list[str]:
     """Every variable with a NaN or infinite draw, in the posterior and in the
     posterior predictive and log-likelihood groups (az.summary would skip them:
     its R-hat maximum ignores NaN)."""
     bad = []
     for group in ("posterior", "posterior_predictive", "log_likelihood"):
-        if group not in idata.groups():
+        if group not in idata.children:
             continue
         for name, var in idata[group].data_vars.items():
             values = var.values
@@ -375,7 +381,6 @@ LOO_NOTE = ("elpd_loo: expected log pointwise predictive density (higher is bett
             "weight.")
 
 
-@arviz_on_numpy
 def loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:
     """ArviZ's LOO comparison of ``fits``, plus every Pareto-k warning in words.
     The table's ``attrs["pareto_k"]`` holds each fit's Pareto k per observation."""
@@ -383,7 +388,7 @@ def loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loos = {name: az.loo(f.idata, pointwise=True) for name, f in fits.items()}
-        table = az.compare(loos, ic="loo")   # reuses the LOO computed once per fit
+        table = az.compare(loos, round_to="none")   # reuses each fit's LOO
         for name, loo in loos.items():
             k = pareto_k[name] = np.asarray(loo.pareto_k).ravel()
             bad = int((k > 0.7).sum())
@@ -392,6 +397,21 @@ def loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:
                              f"(max {k.max():.2f}); PSIS-LOO is unreliable for them, so "
                              "treat this comparison with caution (K-fold CV or moment "
                              "matching would be more trustworthy).")
+    table = pd.DataFrame(table).rename(columns={"elpd": "elpd_loo", "p": "p_loo"})
     table = table[["rank", "elpd_loo", "p_loo", "elpd_diff", "se", "dse", "weight"]].copy()
     table.attrs["pareto_k"] = pareto_k
     return table, notes
+
+
+def pareto_k(idata: xr.DataTree, log_lik: np.ndarray | None = None) -> np.ndarray:
+    """PSIS Pareto k per observation, for the fit's log-likelihood or for
+    ``log_lik`` (draws shaped like it, e.g. a mixture's integrated log-likelihood)."""
+    if log_lik is not None:
+        (name, ref), = idata["log_likelihood"].data_vars.items()
+        idata = xr.DataTree.from_dict({
+            "posterior": idata["posterior"].to_dataset(),
+            "log_likelihood": xr.Dataset({name: (ref.dims, log_lik.reshape(ref.shape))},
+                                         coords=ref.coords)})
+    with warnings.catch_warnings():  # the caller reports the k values themselves
+        warnings.simplefilter("ignore")
+        return np.asarray(az.loo(idata, pointwise=True).pareto_k).ravel()

@@ -26,12 +26,11 @@ import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import arviz as az
 import numpy as np
 from numba import njit
 
 from .errors import PystanModelsError
-from .fitting import Fit, RunOptions, gibbs_fit
+from .fitting import Fit, RunOptions, from_draws, gibbs_fit
 
 NAME = "rats_gibbs"   # how reports and the benchmark name the sampler
 SAMPLER = "Gibbs (numba)"
@@ -300,7 +299,7 @@ def sample(d: Design, h: Hyper, inits: list[dict], opts: RunOptions,
     seconds = time.perf_counter() - start
     out.update(derived(out["theta_0"], out["Sigma"], out["sigma_sq"]))
     dims = {"theta": ["rat", "coef"], "theta_0": ["coef"], "Sigma": ["coef", "coef_"]}
-    idata = az.from_dict(posterior=out, coords=coords, dims=dims)
+    idata = from_draws(out, coords, dims)
     return gibbs_fit(NAME, idata, seconds, main or DERIVED, opts, sampler=SAMPLER)
 
 

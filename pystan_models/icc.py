@@ -9,7 +9,7 @@ F-based interval, and the REML estimate (statsmodels MixedLM)::
 
     from pystan_models import icc
     r = icc.analyse()                      # the radon data, default options
-    r.fits["oneway"].idata                 # arviz.InferenceData
+    r.fits["oneway"].idata                 # xarray.DataTree (ArviZ 1.x)
     r.table("estimates")                   # posterior beside REML and ANOVA
     r.answer
     r.write_report("icc.html")
@@ -194,12 +194,10 @@ def answer(table: pd.DataFrame, an: dict[str, float], problems: list[str]) -> st
 # --- figures --------------------------------------------------------------------
 
 def rho_figure(f: Fit, cl: dict[str, dict[str, float]]):
-    import arviz as az   # already imported (quietly) by fitting
     rho = draws(f.idata, "rho")
     an, re = cl["one-way ANOVA"], cl["REML"]
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    az.plot_kde(rho, ax=ax, plot_kwargs={"color": "C0"}, fill_kwargs={"alpha": 0.15},
-                label="posterior density")
+    report.kde_line(ax, rho, label="posterior density", fill=0.15, color="C0")
     ax.axvline(np.median(rho), color="C0", ls="-", lw=1, label="posterior median")
     ax.axvline(re["rho"], color="C3", ls="--", label=f"REML ({re['rho']:.3f})")
     ax.axvline(an["rho"], color="C2", ls=":", lw=2,
@@ -213,12 +211,11 @@ def rho_figure(f: Fit, cl: dict[str, dict[str, float]]):
 
 
 def scales_figure(f: Fit, cl: dict[str, dict[str, float]]):
-    import arviz as az
     re, an = cl["REML"], cl["one-way ANOVA"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     for ax, name, label in zip(axes, ("sigma_beta", "sigma"),
                                ("between-county sd, sigma_beta", "within-county sd, sigma")):
-        az.plot_kde(draws(f.idata, name), ax=ax, plot_kwargs={"color": "C0"})
+        report.kde_line(ax, draws(f.idata, name), color="C0")
         ax.axvline(re[name], color="C3", ls="--", label="REML")
         ax.axvline(an[name], color="C2", ls=":", lw=2, label="one-way ANOVA")
         ax.set(xlabel=f"{label} (log pCi/L)", ylabel="posterior density", title=label)

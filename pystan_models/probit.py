@@ -24,7 +24,6 @@ import time
 import warnings
 from pathlib import Path
 
-import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -35,7 +34,7 @@ from scipy.special import ndtr
 from . import cli, programs, report
 from .data import Column, check_rows, data_file, prepare
 from .errors import DataError, PystanModelsError
-from .fitting import (MCSE_NOTE, Fit, RunOptions, arviz_on_numpy, efficiency_table,
+from .fitting import (MCSE_NOTE, Fit, RunOptions, efficiency_table, from_draws, mcse, stacked,
                       gibbs_fit, mcse_comparison, run_options, sample, say)
 from .results import Results
 
@@ -286,7 +285,7 @@ def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = DEFAULTS,
         w_new = np.column_stack([np.ones(len(x_new)), np.asarray(x_new, dtype=float)])
         posterior["p_new"] = ndtr(draws @ w_new.T)
         coords["cell"], dims["p_new"] = list(CELLS.index[:len(w_new)]), ["cell"]
-    idata = az.from_dict(posterior=posterior, coords=coords, dims=dims)
+    idata = from_draws(posterior, coords, dims)
     return gibbs_fit(GIBBS, idata, sum(chain_seconds), PARAMS, opts,
                      sampler=SAMPLER)
 
@@ -349,10 +348,9 @@ def agreement(nuts: Fit, gibbs: Fit) -> pd.DataFrame:
     return out
 
 
-@arviz_on_numpy
-def mcse_sd(idata: az.InferenceData) -> pd.Series:
+def mcse_sd(idata) -> pd.Series:
     """Monte Carlo standard error of each coefficient's posterior sd (ArviZ)."""
-    m = az.mcse(idata, var_names=PARAMS, method="sd")
+    m = mcse(idata, PARAMS, method="sd")
     return pd.Series([float(m["alpha"])] + [float(v) for v in m["beta"].values],
                      index=row_names())
 
@@ -415,7 +413,7 @@ def plate_check(plates: pd.DataFrame, fit: Fit, seed: int
     intervals, the posterior mean of T(observed), and Pr(T(replicated) >= T(observed)).
     """
     cell = [CELLS.index[2 * s + r] for s, r in zip(plates.seed_type, plates.root_extract)]
-    p = az.extract(fit.idata, var_names="p_new").sel(cell=cell).values   # plates x draws
+    p = stacked(fit.idata, "p_new").sel(cell=cell).values   # plates x draws
     n, r = plates.total.to_numpy()[:, None], plates.germinated.to_numpy()[:, None]
     reps = np.random.default_rng(seed).binomial(n, p)
     var = n * p * (1 - p)
@@ -522,11 +520,10 @@ def density_figure(nuts: Fit, gibbs: Fit):
     names = row_names()
     fig, axes = plt.subplots(1, len(names), figsize=(13, 3.4))
     for (label, f, colour) in [("NUTS (Stan)", nuts, "C0"), ("Albert-Chib Gibbs", gibbs, "C1")]:
-        draws = np.column_stack([az.extract(f.idata, var_names="alpha").values,
-                                 az.extract(f.idata, var_names="beta").values.T])
+        draws = np.column_stack([stacked(f.idata, "alpha").values,
+                                 stacked(f.idata, "beta").values.T])
         for ax, d in zip(axes, draws.T):
-            grid, density = az.kde(d)
-            ax.plot(grid, density, color=colour, label=label)
+            report.kde_line(ax, d, color=colour, label=label)
     for ax, name in zip(axes, names):
         ax.set(title=name, xlabel="coefficient (probit scale)", ylabel="posterior density")
     axes[0].legend(loc="upper left", fontsize="small")
@@ -540,7 +537,7 @@ def fitted_figure(cells: pd.DataFrame, probit: Fit, logit: Fit):
     pos = np.arange(len(CELLS))
     for shift, (name, f, colour) in zip([-0.12, 0.12], [("probit", probit, "C0"),
                                                         ("logit", logit, "C1")]):
-        p = az.extract(f.idata, var_names="p_new").values
+        p = stacked(f.idata, "p_new").values
         lo, mid, hi = np.quantile(p, [0.025, 0.5, 0.975], axis=1)
         ax.errorbar(pos + shift, mid, yerr=[mid - lo, hi - mid], fmt="o", color=colour,
                     capsize=4, label=f"{name}: median, 95% interval")

@@ -15,7 +15,7 @@ out::
     from pystan_models import radon
     r = radon.analyse()                       # the Minnesota file, default options
     r = radon.analyse(frame, chains=4, seed=1)   # a DataFrame (or a CSV path)
-    r.fits["uranium"].idata                   # arviz.InferenceData
+    r.fits["uranium"].idata                   # xarray.DataTree (ArviZ 1.x)
     r.table("coefficients")                   # also comparison, loo, marginal, ...
     r.answer
     r.write_report("radon.html")
@@ -29,7 +29,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -41,7 +40,7 @@ from . import cli, programs, report
 from .data import FRAME, Column, check_rows, data_file, prepare
 from .errors import DataError
 from .fitting import (LOO_NOTE, MCSE_NOTE, Fit, RunOptions, efficiency_table, loo_compare,
-                      run_options, sample, say)
+                      run_options, sample, say, stacked)
 from .results import Results
 
 DATA = data_file("radon_mn.csv")
@@ -441,7 +440,7 @@ def cached_reml(frame: pd.DataFrame, model: str) -> dict[str, float]:
 def county_intercepts(frame: pd.DataFrame, f: RadonFit) -> np.ndarray:
     """Draws (draws x J) of each county's intercept: expected log radon in a
     basement of that county, at its own uranium level."""
-    post = az.extract(f.idata)
+    post = stacked(f.idata)
     info = counties(frame)
     if f.design.model == "complete":
         return np.repeat(post["beta"].sel(fixed="intercept").values[:, None], len(info), 1)
@@ -457,7 +456,7 @@ def county_intercepts(frame: pd.DataFrame, f: RadonFit) -> np.ndarray:
 
 def floor_slope(f: RadonFit) -> np.ndarray:
     """Draws of the (average) basement-to-first-floor difference in log radon."""
-    post = az.extract(f.idata)
+    post = stacked(f.idata)
     if f.design.model == "slopes":
         return post["alpha"].sel(cluster="county floor slope").values
     return post["beta"].sel(fixed="floor").values
@@ -571,7 +570,7 @@ def uranium_figure(frame: pd.DataFrame, f: RadonFit):
     """Gelman & Hill figure 12.6: county intercepts against county log uranium."""
     info = counties(frame)
     a = county_intercepts(frame, f)
-    post = az.extract(f.idata)
+    post = stacked(f.idata)
     mu = post["alpha"].sel(cluster="county intercept").values
     b_u = post["beta"].sel(fixed="log_uranium").values
     u = info.log_uranium.to_numpy()
@@ -593,13 +592,13 @@ def uranium_figure(frame: pd.DataFrame, f: RadonFit):
 def density_figure(fits: dict[str, RadonFit]):
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for (key, f), colour in zip(fits.items(), ["0.5", "C1", "C0", "C2", "C3"]):
-        post = az.extract(f.idata)
+        post = stacked(f.idata)
         style = {"color": colour}
-        az.plot_kde(floor_slope(f), ax=axes[0], plot_kwargs=style)
+        report.kde_line(axes[0], floor_slope(f), **style)
         if "sigma_gamma" in post:
-            az.plot_kde(post["sigma_gamma"].sel(cluster="county intercept").values,
-                        ax=axes[1], plot_kwargs=style)
-        az.plot_kde(post["sigma"].values, ax=axes[2], plot_kwargs=style)
+            report.kde_line(axes[1], post["sigma_gamma"].sel(cluster="county intercept"),
+                            **style)
+        report.kde_line(axes[2], post["sigma"], **style)
         axes[0].plot([], [], color=colour, label=MODELS[key])
     axes[0].set(title="floor effect (mean floor slope)",
                 xlabel="first floor minus basement (log pCi/L)")

@@ -11,7 +11,7 @@ second::
 
     from pystan_models import rats
     r = rats.analyse()                     # the notes' data and run (3 x 100 + 400)
-    r.fits["Gibbs"].idata                  # arviz.InferenceData
+    r.fits["Gibbs"].idata                  # xarray.DataTree (ArviZ 1.x)
     r.table("posterior")                   # pandas DataFrames, by name
     r.answer                               # the answer paragraph
     r.write_report("rats.html")
@@ -21,7 +21,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import arviz as az
 import matplotlib.pyplot as plt
 import numba
 import numpy as np
@@ -31,7 +30,7 @@ from . import cli, gibbs_rats, programs, report
 from .data import Column, check_rows, data_file, prepare
 from .errors import DataError
 from .fitting import (MCSE_NOTE, Fit, RunOptions, efficiency_table, mcse_comparison,
-                      run_options, sample, say)
+                      run_options, sample, say, stacked)
 from .results import Results
 
 DATA = data_file("rats.csv")
@@ -326,7 +325,7 @@ def growth_figure(frame: pd.DataFrame, f: Fit):
     for _, g in frame.groupby("rat"):
         ax.plot(g.age_days, g.weight, color="0.6", lw=0.8, marker=".")
     age = np.linspace(0, frame.age_days.max(), 50)
-    post = az.extract(f.idata, var_names=["birth_weight", "daily_gain"])
+    post = stacked(f.idata, ["birth_weight", "daily_gain"])
     lines = post["birth_weight"].values[:, None] + post["daily_gain"].values[:, None] * age
     lo, mid, hi = np.quantile(lines, [0.025, 0.5, 0.975], axis=0)
     ax.fill_between(age, lo, hi, color="C0", alpha=0.3)
@@ -342,17 +341,11 @@ def growth_figure(frame: pd.DataFrame, f: Fit):
 def density_figure(fits: dict[str, Fit]):
     fig = report.density_figure(
         fits, ["theta_0"], "Kernel densities of the population intercept and slope",
-        hdi_prob=0.99, figsize=(10, 3.8))
-    axes = fig.axes
-    for ax, what in zip(axes, ["alpha_0: weight at birth (g)", "beta_0: daily gain (g/day)"]):
+        figsize=(10, 3.8))
+    for ax, what in zip(fig.axes, ["alpha_0: weight at birth (g)",
+                                   "beta_0: daily gain (g/day)"]):
         ax.set_title(f"theta_0: {what}")
         ax.set_xlabel(what)
-        ax.set_ylabel("posterior density")
-    handles, labels = axes[0].get_legend_handles_labels()
-    if axes[0].get_legend():
-        axes[0].get_legend().remove()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels),
-               bbox_to_anchor=(0.5, -0.12), frameon=False)
     return fig
 
 

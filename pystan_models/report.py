@@ -53,28 +53,70 @@ def figure(fig, alt: str) -> str:
     return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
 
 
-def trace_figure(idata, var_names: list[str], title: str, **plot_kw):
-    """ArviZ trace plots (density left, draws right), titled and labelled."""
+def _arviz_figure(plot, data, title: str, figsize, **kw):
+    """An arviz-plots figure (matplotlib backend) of ``data``, titled."""
     import arviz as az
-    plot_kw.setdefault("figsize", (10, 1.6 + 1.5 * len(var_names)))
-    axes = np.atleast_2d(az.plot_trace(idata, var_names=var_names, **plot_kw))
-    for ax in axes[:, 1]:
-        ax.set_xlabel("draw (after warmup; one line per chain)")
-    fig = axes[0, 0].figure
+    pc = getattr(az, plot)(data, backend="matplotlib",
+                           figure_kwargs={"figsize": figsize}, **kw)
+    fig = pc.viz["figure"].item()
     fig.suptitle(title)
-    fig.tight_layout()
+    return pc, fig
+
+
+def _posteriors(fits: dict, var_names: list[str]) -> dict:
+    """Each fit's posterior of ``var_names`` alone, in that order (arviz-plots lays
+    the panels out in the data's order, not the order asked for)."""
+    import xarray as xr
+    return {k: xr.DataTree.from_dict({"posterior": f.idata["posterior"].to_dataset()[
+        var_names]}) for k, f in fits.items()}
+
+
+def trace_figure(idata, var_names: list[str], title: str, figsize=None,
+                 compact: bool = True):
+    """ArviZ trace plots (density left, draws right; one line per chain)."""
+    _, fig = _arviz_figure("plot_trace_dist", idata, title,
+                           figsize or (10, 1.6 + 1.5 * len(var_names)),
+                           var_names=var_names, compact=compact)
+    for ax in fig.axes:
+        if ax.get_xlabel() == "Draw":
+            ax.set_xlabel("draw (after warmup; one line per chain)")
     return fig
 
 
-def density_figure(fits: dict, var_names: list[str], title: str, **plot_kw):
-    """ArviZ posterior densities of ``var_names``, one curve per fit."""
+def density_figure(fits: dict, var_names: list[str], title: str, figsize=(10, 3.5),
+                   ci_prob: float = 0.95):
+    """ArviZ posterior densities of ``var_names``, one colour per fit, each with its
+    median and central ``ci_prob`` interval below the curve."""
+    pc, fig = _arviz_figure("plot_dist", _posteriors(fits, var_names), title,
+                            figsize, ci_kind="eti", ci_prob=ci_prob,
+                            point_estimate="median", kind="kde",
+                            visuals={"point_estimate_text": False})
+    pc.add_legend("model", loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                  ncol=len(fits), frameon=False)
+    fig.suptitle(title, y=1.06)   # above the panels' own titles
+    return fig
+
+
+def forest_figure(fits: dict, var_names: list[str], title: str, figsize=(9, 8),
+                  ci_probs=(0.5, 0.95)):
+    """ArviZ forest plot: per parameter and fit, the median, the central 50% and
+    95% intervals."""
+    pc, fig = _arviz_figure("plot_forest", _posteriors(fits, var_names), title,
+                            figsize, combined=True, ci_kind="eti",
+                            ci_probs=list(ci_probs), point_estimate="median")
+    pc.add_legend("model")
+    return fig
+
+
+def kde_line(ax, values, label: str | None = None, fill: float = 0.0, **style):
+    """ArviZ's kernel density of ``values`` drawn on ``ax`` (for figures that mark
+    reference values on the density)."""
     import arviz as az
-    plot_kw.setdefault("figsize", (10, 3.5))
-    axes = az.plot_density([f.idata for f in fits.values()], var_names=var_names,
-                           data_labels=list(fits), shade=0.1, **plot_kw)
-    fig = np.ravel(axes)[0].figure
-    fig.suptitle(title, y=1.06)
-    return fig
+    grid, density, _ = az.kde(np.asarray(values, dtype=float).ravel())
+    line, = ax.plot(grid, density, label=label, **style)
+    if fill:
+        ax.fill_between(grid, density, color=line.get_color(), alpha=fill)
+    return line
 
 
 def table(frame: pd.DataFrame, digits: int | dict = 2, index: bool = True,

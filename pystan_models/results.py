@@ -8,7 +8,7 @@ notebook, ``python -m pystan_models all`` and the benchmark all go this way::
 
     from pystan_models import beetles
     r = beetles.analyse()                  # the notes' data, default options
-    r.fits["logit"].idata                  # arviz.InferenceData
+    r.fits["logit"].idata                  # xarray.DataTree (ArviZ 1.x)
     r.table("coefficients")                # pandas DataFrames, by name
     r.answer                               # the answer paragraph
     r.write_report("beetles.html")         # the report the command line writes

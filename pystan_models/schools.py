@@ -14,7 +14,7 @@ p(tau | y) computed by one-dimensional quadrature (BDA3 eq. 5.21).
     from pystan_models import schools
     r = schools.analyse()                          # the BDA3 data, default options
     r = schools.analyse(frame, cauchy_scale=2.5, chains=4, seed=1)
-    r.fits["half_cauchy"].idata                    # arviz.InferenceData
+    r.fits["half_cauchy"].idata                    # xarray.DataTree (ArviZ 1.x)
     r.table("sensitivity"), r.answer               # tables by name, the answer
     r.write_report("schools.html")
 """
@@ -35,7 +35,7 @@ from scipy import stats
 from . import cli, programs, report
 from .data import FRAME, Column, check_rows, data_file, prepare
 from .errors import DataError, PystanModelsError
-from .fitting import Fit, RunOptions, efficiency_table, run_options, sample, say
+from .fitting import Fit, RunOptions, bfmi, efficiency_table, run_options, sample, say
 from .results import Results
 
 DATA = data_file("eight_schools.csv")
@@ -345,19 +345,12 @@ def sensitivity_sentence(tables: dict[str, pd.DataFrame], labels: dict[str, str]
 # -- figures -------------------------------------------------------------------
 
 def forest_figure(fits: dict[str, Fit], labels: dict[str, str]):
-    import arviz as az   # after fitting's import, which hushes ArviZ's FutureWarning
-    axes = az.plot_forest([f.idata for f in fits.values()],
-                          model_names=[labels[k] for k in fits], var_names=PARAMS,
-                          combined=True, hdi_prob=0.95, figsize=(9, 8))
-    ax = np.ravel(axes)[0]
-    ax.set_title("Posterior medians (dots), interquartile ranges (thick) and 95% "
-                 "highest-density\nintervals (thin) under each hyperprior "
-                 "(non-centered fits)")
-    ax.set_xlabel("SAT-V points")
-    old = ax.get_legend()  # ArviZ's legend sits on top of the mu row: move it out
-    ax.legend(old.legend_handles, [t.get_text() for t in old.texts], loc="upper left",
-              bbox_to_anchor=(1.01, 1), fontsize=9)
-    return ax.figure
+    fig = report.forest_figure(
+        {labels[k]: f for k, f in fits.items()}, PARAMS,
+        "Posterior medians (dots), central 50% (thick) and 95% intervals (thin)\n"
+        "under each hyperprior (non-centered fits)")
+    fig.axes[-1].set_xlabel("SAT-V points")
+    return fig
 
 
 def tau_density(frame: pd.DataFrame, hyper: Hyper) -> pd.DataFrame:
@@ -779,7 +772,6 @@ def check_table(tables, exact, labels) -> pd.DataFrame:
 
 
 def parameterization_table(variants: dict, labels) -> pd.DataFrame:
-    import arviz as az
     rows = []
     for (p, par, delta), f in variants.items():
         n = f.fit.method_variables()["divergent__"].size
@@ -787,7 +779,7 @@ def parameterization_table(variants: dict, labels) -> pd.DataFrame:
         rows.append({"prior": labels[p], "parameterization": par, "adapt_delta": delta,
                      "divergent": f"{divergences(f)} of {n}",
                      "max R-hat": summ["r_hat"].max(), "min bulk ESS": summ["ess_bulk"].min(),
-                     "min E-BFMI": float(np.min(az.bfmi(f.idata)))})
+                     "min E-BFMI": float(np.min(bfmi(f.idata)))})
     return pd.DataFrame(rows)
 
 

@@ -52,7 +52,7 @@ def test_fitted_probabilities_agree_far_more_than_coefficients(fits):
 def test_outputs_have_names_and_shapes(fits):
     post = fits["logit"].idata.posterior
     assert post["p_hat"].shape[2:] == (8,) and post["p_grid"].shape[2:] == (101,)
-    # row positions, not doses, as coordinates (a repeated dose broke az.summary)
+    # row positions, not doses, as coordinates (a repeated dose broke ArviZ's summary)
     assert list(post["p_hat"].dims[2:]) == ["row"]
     assert list(post["row"].values) == list(range(8))
     assert post.sizes["chain"] == SHORT.chains and post.sizes["draw"] == SHORT.iter_sampling

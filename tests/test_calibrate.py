@@ -216,9 +216,11 @@ def test_failed_fits_are_recorded_with_their_reason_once(sandbox, cmdstan_home, 
     assert len(results.read_text().splitlines()) == 5, "not retried, not recorded twice"
     assert sorted(again.attrs["failed"]) == [0, 1, 2, 3]
     slow = calibrate.Target("normal_right", ["mu", "sigma"], simulate_normal)
+    # a fit of 10^6 warmup iterations (seconds) against a limit of 0.3 s: with a limit
+    # of 1 ms a short fit could end before cmdstanpy's timer thread fired (seen once)
     timed = calibrate.calibrate(slow, 2, tmp_path / "timeout.jsonl", client=two_workers,
-                                progress=False, seed=5, draws=19, thin=1, warmup=100,
-                                timeout=0.001)
+                                progress=False, seed=5, draws=19, thin=1, warmup=10**6,
+                                timeout=0.3)
     assert sorted(timed.attrs["failed"]) == [0, 1]
     assert all("imeout" in why for why in timed.attrs["failed"].values())
 

@@ -1,16 +1,14 @@
 """Probit: data checks, the Albert-Chib Gibbs sampler, NUTS vs Gibbs, logit vs probit."""
 import re
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats as st
 
-from pystan_models.fitting import arviz_on_numpy  # numba installed: ArviZ 0.x mcse(sd) breaks
 from pystan_models import probit
 from pystan_models.errors import DataError, PystanModelsError
-from pystan_models.fitting import RunOptions, posterior_table
+from pystan_models.fitting import RunOptions, from_draws, mcse, posterior_table
 
 from pystan_models.programs import STAN_DIR
 
@@ -225,8 +223,8 @@ def test_answer_makes_no_claim_that_rests_on_a_failed_fit(failed, absent, presen
 def test_mcse_and_mle_helpers_on_constructed_draws():
     rng = np.random.default_rng(2)
     post = {"alpha": rng.normal(1.0, 0.5, (4, 500)), "beta": rng.normal(0, 1, (4, 500, 3))}
-    idata = az.from_dict(posterior=post, coords={"predictor": probit.PREDICTORS},
-                         dims={"beta": ["predictor"]})
+    idata = from_draws(post, coords={"predictor": probit.PREDICTORS},
+                       dims={"beta": ["predictor"]})
     m = probit.mcse_sd(idata)
     assert list(m.index) == ROWS and (m > 0).all() and (m < 0.05).all()
     table = posterior_table(idata, probit.PARAMS)
@@ -251,8 +249,8 @@ def test_nuts_and_gibbs_give_the_same_posterior(fits):
     # 16,000 parameters.
     assert agree["difference / combined MCSE"].abs().max() < 4
     # posterior sds: within 4 combined Monte Carlo errors of the sd estimates
-    sd_n = arviz_on_numpy(az.mcse)(nuts.idata, var_names=probit.PARAMS, method="sd")
-    sd_g = arviz_on_numpy(az.mcse)(gibbs.idata, var_names=probit.PARAMS, method="sd")
+    sd_n = mcse(nuts.idata, probit.PARAMS, method="sd")
+    sd_g = mcse(gibbs.idata, probit.PARAMS, method="sd")
     for v in probit.PARAMS:
         diff = np.abs(nuts.idata.posterior[v].std(("chain", "draw"))
                       - gibbs.idata.posterior[v].std(("chain", "draw")))

@@ -2,16 +2,14 @@
 REML (statsmodels) and Gelman & Hill (2007, ch. 12); data and design checks."""
 import warnings
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from pystan_models.fitting import arviz_on_numpy  # numba installed: ArviZ 0.x mcse(sd) breaks
 from pystan_models import radon
 from pystan_models.errors import DataError
-from pystan_models.fitting import RunOptions, loo_compare, sample
+from pystan_models.fitting import RunOptions, from_draws, loo_compare, mcse, sample, stacked
 
 from conftest import SHORT, assert_near_reference, assert_self_contained
 
@@ -346,7 +344,7 @@ def test_two_clusters_against_reml(fits):
     # the two cluster sds are poorly determined (skewed, REML is mode-like): the REML
     # value must lie inside the central 90% posterior interval, and the floor-slope
     # sd must be the larger, as REML says (0.44 vs 0.10)
-    post = az.extract(fits["slopes"].idata, var_names="sigma_gamma")
+    post = stacked(fits["slopes"].idata, "sigma_gamma")
     for cluster in ("county intercept", "county floor slope"):
         draws = post.sel(cluster=cluster).values
         lo, hi = np.quantile(draws, [0.05, 0.95])
@@ -369,10 +367,10 @@ def test_county_intercepts_match_reml_blups(fits, model, formula):
     if model == "uranium":
         blup += r.fe_params["log_uranium"] * info.log_uranium.to_numpy()
     a = radon.county_intercepts(frame, fits[model])
-    mcse = arviz_on_numpy(az.mcse)(az.convert_to_dataset(
-        {"a": a.reshape(SHORT.chains, SHORT.iter_sampling, -1)}))["a"].values
+    mc_error = mcse(from_draws({"a": a.reshape(SHORT.chains, SHORT.iter_sampling, -1)}),
+                    ["a"])["a"].values
     # the BLUP plugs in the REML sds; the posterior mean integrates over them
-    tol = 0.2 * a.std(0) + 3 * mcse
+    tol = 0.2 * a.std(0) + 3 * mc_error
     assert np.all(np.abs(a.mean(0) - blup) <= tol), np.max(np.abs(a.mean(0) - blup) / tol)
 
 
@@ -443,7 +441,7 @@ def test_outputs_have_names_and_shapes(fits):
     assert post["gamma"].shape[2:] == (170,) and post["beta"].shape[2:] == (1,)
     # log_lik for LOO; no y_rep unless asked for (the report does not use it)
     assert "log_radon" in f.idata.log_likelihood
-    assert "posterior_predictive" not in f.idata.groups()
+    assert "posterior_predictive" not in f.idata.children
     # complete pooling: Q = 0, so no random effects at all (zero-size gamma dropped)
     assert fits["complete"].idata.posterior["beta"].shape[2:] == (2,)
     assert "gamma" not in fits["complete"].idata.posterior

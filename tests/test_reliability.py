@@ -309,3 +309,17 @@ def test_a_fatal_cmdstan_error_names_the_program_in_stan(sandbox_stan, cmdstan_h
     assert str(sandbox_stan / "always_rejects.stan") in message
     assert "no start here" in message or "Initialization" in message
     assert str(programs.cache_root()) not in message
+
+
+def test_arviz_is_called_only_in_the_engine():
+    """Every ArviZ call sits in fitting.py (statistics) and report.py (figures): a
+    move to another ArviZ touches two modules, not every example."""
+    import re
+    from pathlib import Path
+    import pystan_models
+    package = Path(pystan_models.__file__).parent
+    calls = re.compile(r"^\s*(import arviz|from arviz)|\baz\.\w+\(|\barviz\.\w+\(", re.M)
+    outside = [f.name for f in sorted(package.glob("*.py"))
+               if f.name not in ("fitting.py", "report.py") and calls.search(f.read_text())]
+    assert outside == []
+    assert calls.search((package / "fitting.py").read_text())

@@ -11,16 +11,14 @@ References used:
   median of tau about 5, and tau mostly below 15-20.
 """
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate
 
-from pystan_models.fitting import arviz_on_numpy  # numba installed: ArviZ 0.x mcse(sd) breaks
 from pystan_models import cmdstan, programs, schools
 from pystan_models.errors import DataError, PystanModelsError
-from pystan_models.fitting import posterior_table, sample
+from pystan_models.fitting import mcse, posterior_table, sample
 
 from conftest import SHORT, assert_self_contained
 
@@ -324,7 +322,7 @@ def test_noncentered_matches_exact_quadrature(main_fits, frame, prior):
     table = posterior_table(fit.idata, schools.PARAMS).loc[exact.index]
     gap = (table["mean"] - exact["mean"]).abs() / table["mcse_mean"]
     assert (gap <= 4).all(), gap.round(2).to_dict()
-    mcse_sd = arviz_on_numpy(az.mcse)(fit.idata, var_names=schools.PARAMS, method="sd")
+    mcse_sd = mcse(fit.idata, schools.PARAMS, method="sd")
     for name in exact.index:
         var, sel = (name.split("[")[0], name[name.find("[") + 1:-1]) if "[" in name \
             else (name, None)
