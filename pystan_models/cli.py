@@ -50,6 +50,21 @@ def parser(name: str, description: str, defaults: RunOptions = RunOptions()
     return p
 
 
+def add_formula_options(p: argparse.ArgumentParser, *, exposure: bool = False) -> None:
+    """The options every example takes to fit a user's own data with a formula
+    (passed to ``analyse`` as ``formula``, ``dropna``, ``prior_scale``, ``exposure``)."""
+    p.add_argument("--formula", help="lme4/brms-style formula for your --data, e.g. "
+                   "\"y ~ x + C(group)\" or \"y ~ x + (1 | g)\" (default: the notes' model)")
+    p.add_argument("--dropna", action="store_true",
+                   help="drop rows with blank cells in the formula's columns (the report "
+                   "says how many) instead of stopping at them")
+    p.add_argument("--prior-scale", type=float, default=1.0,
+                   help="multiply the default prior scales for your data (default: 1)")
+    if exposure:
+        p.add_argument("--exposure", help="column of exposure times (> 0): an offset "
+                       "log(exposure) in the count model")
+
+
 def options(args: argparse.Namespace) -> RunOptions:
     return RunOptions(**{k: getattr(args, k) for k in RUN_OPTIONS if hasattr(args, k)}
                       ).checked()

@@ -103,6 +103,32 @@ def load_csv(path: Path | str, columns: list[Column]) -> pd.DataFrame:
     return _validated(frame, columns, str(path), lines=True)
 
 
+def read_table(data) -> pd.DataFrame:
+    """A user's own data set for the formula path: a CSV file (read as text, every
+    row as long as the header) or a DataFrame (copied), with ``attrs["source"]``
+    naming it.  Which columns it needs and what they must hold is the formula's
+    business (:func:`pystan_models.formula.design` checks them)."""
+    if isinstance(data, pd.DataFrame):
+        frame, source = data.rename(columns=str).reset_index(drop=True), FRAME
+    elif isinstance(data, (str, Path)):
+        path, source = Path(data), str(data)
+        text = read_text(path)
+        _check_row_lengths(path, text)
+        try:
+            frame = pd.read_csv(io.StringIO(text), skipinitialspace=True, index_col=False)
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{path}: the file is empty (expected a header row)") from None
+        except pd.errors.ParserError as exc:
+            raise DataError(f"{path}: not a readable CSV file: {exc}") from None
+    else:
+        raise DataError(f"data must be a CSV file path or a pandas DataFrame, "
+                        f"not {type(data).__name__}")
+    if frame.empty:
+        raise DataError(f"{source}: no data rows")
+    frame.attrs["source"] = source
+    return frame
+
+
 def validate(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
     """The checks :func:`load_csv` makes, on a DataFrame already in memory (its
     values may be numbers or text).  Returns a new frame; the input is untouched."""
