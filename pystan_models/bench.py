@@ -12,6 +12,10 @@
    numba-compiled Gibbs samplers (rats, probit) among them.
 4. numba's one-time compile of the Gibbs samplers, measured apart in a fresh
    process with an empty numba cache (their sampling times above exclude it).
+5. ``--cold-waits`` (instead of 1-4): each example's wait for its report from empty compile
+   and numba caches, as a user's first run, with its programs compiled one after
+   another (as before they compiled in parallel) and as many at once as there are
+   cores; and ``all --quick`` the same way.
 
 Prints a table and writes ``reports/benchmark.html`` and ``reports/benchmark.json``.
 This is a benchmark, not a test: nothing here asserts a speed.
@@ -209,6 +213,34 @@ def bench_calibration(replications: int, workers: int = 2) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def cold_waits(names: list[str]) -> pd.DataFrame:
+    """Wall time of ``python -m pystan_models.<name>`` (and of ``all --quick``) from
+    empty caches, compiling one program at a time and one per core."""
+    cores = programs.compile_jobs()
+    rows = []
+    for name in [*names, "all --quick"]:
+        module = ("pystan_models" if name.startswith("all") else f"pystan_models.{name}")
+        count = (len({p for n in EXAMPLES for p in importlib.import_module(
+            f"pystan_models.{n}").PROGRAMS}) if name.startswith("all")
+                 else len(importlib.import_module(module).PROGRAMS))
+        row = {"example": name, "programs": count}
+        for jobs in (1, cores):
+            print(f"== {name}: cold, {jobs} compile(s) at a time", file=sys.stderr, flush=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                env = {**os.environ, "PYSTAN_MODELS_CACHE": f"{tmp}/cache",
+                       "NUMBA_CACHE_DIR": f"{tmp}/numba",
+                       "PYSTAN_MODELS_COMPILE_JOBS": str(jobs), "MPLBACKEND": "Agg"}
+                start = time.monotonic()
+                args = name.split() if name.startswith("all") else ["--quiet"]
+                done = subprocess.run([sys.executable, "-m", module, *args],
+                                      cwd=tmp, env=env, capture_output=True, text=True)
+                row[f"{jobs} at a time (s)"] = (time.monotonic() - start
+                                                 if done.returncode in (0, 1) else np.nan)
+        row["ratio"] = row[f"{cores} at a time (s)"] / row["1 at a time (s)"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def speedups(rows: list[dict]) -> pd.DataFrame:
     by = {r["program"]: r for r in rows if "min bulk ESS / s" in r}
     out = []
@@ -236,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calibration", type=positive, metavar="R", default=0,
                    help="also measure calibration: throughput with 1 and 2 local workers "
                    "and every target at R replications on 2 (default: skipped)")
+    p.add_argument("--cold-waits", action="store_true",
+                   help="instead of the above, time each example's first run from empty "
+                   "caches, compiling one program at a time and one per core")
     p.add_argument("--warm-cache", action="store_true",
                    help="keep the compile cache (default: compile every program cold)")
     p.add_argument("--output-dir", type=Path, default=report.REPORTS_DIR)
@@ -261,6 +296,11 @@ def run(args) -> int:
                       True).checked()
     cli.check_output(args.output_dir / "benchmark.html")
     cmdstan.ensure_cmdstan()
+    if args.cold_waits:
+        tables = {"cold waits": cold_waits(args.examples)}
+        print(tables["cold waits"].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        write(tables, args, args.output_dir, "cold-waits")
+        return 0
     with tempfile.TemporaryDirectory() as cache:
         if not args.warm_cache:
             os.environ["PYSTAN_MODELS_CACHE"] = cache
@@ -285,7 +325,8 @@ def run(args) -> int:
     return 1 if failed else 0
 
 
-def write(tables: dict[str, pd.DataFrame], args, out_dir: Path) -> None:
+def write(tables: dict[str, pd.DataFrame], args, out_dir: Path, stem: str = "benchmark"
+          ) -> None:
     rep = report.Report("Benchmark of the collection")
     rep.answer = (f"Seed {args.seed}, {args.chains} chains x ({args.iter_warmup} warmup + "
                   f"{args.iter_sampling} draws), {os.cpu_count()} cores, CmdStan "
@@ -296,12 +337,12 @@ def write(tables: dict[str, pd.DataFrame], args, out_dir: Path) -> None:
                   "many steps a draw takes depends on the posterior's geometry.")
     for title, frame in tables.items():
         rep.section(title.capitalize(), report.table(frame, 2, index=False))
-    rep.write(out_dir / "benchmark.html")
+    rep.write(out_dir / f"{stem}.html")
     payload = {k: v.to_dict(orient="records") for k, v in tables.items()}
-    report.write_atomic(out_dir / "benchmark.json", json.dumps(
+    report.write_atomic(out_dir / f"{stem}.json", json.dumps(
         {"seed": args.seed, "chains": args.chains, "iter_warmup": args.iter_warmup,
          "iter_sampling": args.iter_sampling, **payload}, indent=1, default=float))
-    print(f"\nwritten {out_dir / 'benchmark.html'} and {out_dir / 'benchmark.json'}")
+    print(f"\nwritten {out_dir / f'{stem}.html'} and {out_dir / f'{stem}.json'}")
 
 
 if __name__ == "__main__":

@@ -140,6 +140,20 @@ def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
     return f
 
 
+def run_chains(run_chain, seed: int, chains: int) -> float:
+    """Run ``run_chain(c, rng)`` for chains c = 0..chains-1, each with its own random
+    stream spawned from ``seed``, as many at once as there are cores (the numba
+    samplers release the GIL: ``@njit(nogil=True)``), as CmdStan runs its chains.
+    The draws are the same as one chain after another.  Returns the wall time."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+    rngs = np.random.default_rng(seed).spawn(chains)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(min(chains, os.cpu_count() or 1)) as pool:
+        list(pool.map(run_chain, range(chains), rngs))
+    return time.perf_counter() - start
+
+
 def gibbs_fit(name: str, idata: xr.DataTree, seconds: float, main: list[str],
               opts: RunOptions, sampler: str = "Gibbs (numba)") -> Fit:
     """A Gibbs sampler's draws as a :class:`Fit`, diagnosed like NUTS's

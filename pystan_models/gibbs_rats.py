@@ -22,7 +22,6 @@ per-call overhead on 2 x 2 arrays, not in the mathematics.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -30,7 +29,7 @@ import numpy as np
 from numba import njit
 
 from .errors import PystanModelsError
-from .fitting import Fit, RunOptions, from_draws, gibbs_fit
+from .fitting import Fit, RunOptions, from_draws, gibbs_fit, run_chains
 
 NAME = "rats_gibbs"   # how reports and the benchmark name the sampler
 SAMPLER = "Gibbs (numba)"
@@ -254,7 +253,7 @@ def step(rng: np.random.Generator, d: Design, h: Known, theta_0: np.ndarray,
     return theta, theta_0, Sigma, sigma_sq
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)   # nogil: chains run in threads at once
 def run_chain(rng: np.random.Generator, d: Design, h: Known, theta_0: np.ndarray,
               Sigma: np.ndarray, sigma_sq: float, iter_warmup: int, theta_out: np.ndarray,
               theta_0_out: np.ndarray, Sigma_out: np.ndarray, sigma_sq_out: np.ndarray):
@@ -271,7 +270,7 @@ def run_chain(rng: np.random.Generator, d: Design, h: Known, theta_0: np.ndarray
 def sample(d: Design, h: Hyper, inits: list[dict], opts: RunOptions,
            coords: dict | None = None, main: list[str] | None = None) -> Fit:
     """One chain per element of ``inits`` (dicts with theta_0, Sigma, sigma_sq as
-    given to Stan; ``opts.chains`` of them), run one after another, each with its
+    given to Stan; ``opts.chains`` of them), run side by side, each with its
     own random stream spawned from ``opts.seed``; the first ``opts.iter_warmup``
     sweeps are dropped, ``opts.iter_sampling`` kept.  Returns the engine's Fit,
     diagnosed on ``main`` (default: the population quantities in
@@ -292,11 +291,9 @@ def sample(d: Design, h: Hyper, inits: list[dict], opts: RunOptions,
     # compile (or load from numba's cache) before the clock starts: no sweeps
     run_chain(np.random.default_rng(0), d, known, *starts[0], 0,
               *(v[0, :0] for v in out.values()))
-    start = time.perf_counter()
-    for c, rng in enumerate(np.random.default_rng(opts.seed).spawn(chains)):
-        run_chain(rng, d, known, *starts[c], opts.iter_warmup,
-                  *(v[c] for v in out.values()))
-    seconds = time.perf_counter() - start
+    seconds = run_chains(lambda c, rng: run_chain(rng, d, known, *starts[c], opts.iter_warmup,
+                                                  *(v[c] for v in out.values())),
+                         opts.seed, chains)
     out.update(derived(out["theta_0"], out["Sigma"], out["sigma_sq"]))
     dims = {"theta": ["rat", "coef"], "theta_0": ["coef"], "Sigma": ["coef", "coef_"]}
     idata = from_draws(out, coords, dims)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from . import cli, programs, report
 from .data import Column, check_rows, data_file, prepare
 from .errors import DataError, PystanModelsError
 from .fitting import (MCSE_NOTE, Fit, RunOptions, efficiency_table, from_draws, mcse, stacked,
-                      gibbs_fit, mcse_comparison, run_options, sample, say)
+                      gibbs_fit, mcse_comparison, run_chains, run_options, sample, say)
 from .results import Results
 
 DATA = data_file("seeds.csv")
@@ -200,7 +199,7 @@ def truncated_latent(mu: np.ndarray, y: np.ndarray, rng: np.random.Generator) ->
     return u
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)   # nogil: chains run in threads at once
 def run_chain(rng: np.random.Generator, w: np.ndarray, s: np.ndarray, count: np.ndarray,
               proj: np.ndarray, chol: np.ndarray, b: np.ndarray, iter_warmup: int,
               draws: np.ndarray) -> None:
@@ -243,7 +242,7 @@ def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = DEFAULTS,
     (the prior mean is 0, so the B0^-1 b0 term vanishes).  Chains start from
     independent N(0, 1) draws; the first ``opts.iter_warmup`` sweeps are discarded.
     Returns the engine's :class:`Fit` (no CmdStan fit), diagnosed like NUTS; its
-    ``seconds`` is the wall time of all chains, run one after another.
+    ``seconds`` is the wall time of all chains, run side by side.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y)
@@ -273,12 +272,9 @@ def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = DEFAULTS,
     # compile (or load from numba's cache) before the clock starts: no sweeps
     run_chain(np.random.default_rng(0), w_g, s_g, count, proj, chol, np.zeros(k), 0,
               draws[0, :0])
-    chain_seconds = []
-    for c, rng in enumerate(np.random.default_rng(opts.seed).spawn(opts.chains)):
-        start = time.monotonic()
-        run_chain(rng, w_g, s_g, count, proj, chol, rng.normal(size=k),
-                  opts.iter_warmup, draws[c])
-        chain_seconds.append(time.monotonic() - start)
+    seconds = run_chains(lambda c, rng: run_chain(rng, w_g, s_g, count, proj, chol,
+                                                  rng.normal(size=k), opts.iter_warmup,
+                                                  draws[c]), opts.seed, opts.chains)
     posterior = {"alpha": draws[..., 0], "beta": draws[..., 1:]}
     coords, dims = {"predictor": PREDICTORS[:k - 1]}, {"beta": ["predictor"]}
     if x_new is not None:
@@ -286,7 +282,7 @@ def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = DEFAULTS,
         posterior["p_new"] = ndtr(draws @ w_new.T)
         coords["cell"], dims["p_new"] = list(CELLS.index[:len(w_new)]), ["cell"]
     idata = from_draws(posterior, coords, dims)
-    return gibbs_fit(GIBBS, idata, sum(chain_seconds), PARAMS, opts,
+    return gibbs_fit(GIBBS, idata, seconds, PARAMS, opts,
                      sampler=SAMPLER)
 
 
