@@ -323,3 +323,17 @@ def test_arviz_is_called_only_in_the_engine():
                if f.name not in ("fitting.py", "report.py") and calls.search(f.read_text())]
     assert outside == []
     assert calls.search((package / "fitting.py").read_text())
+
+
+def test_a_fit_saves_to_netcdf_and_reads_back(tmp_path):
+    """The README's fit.idata.to_netcdf(...): the DataTree's groups round-trip."""
+    import numpy as np
+    import xarray as xr
+    from pystan_models.fitting import from_draws
+    draws = np.random.default_rng(3).normal(size=(2, 50, 3))
+    tree = from_draws({"theta": draws}, coords={"school": ["a", "b", "c"]},
+                      dims={"theta": ["school"]})
+    tree.to_netcdf(tmp_path / "fit.nc")
+    back = xr.open_datatree(tmp_path / "fit.nc")
+    np.testing.assert_array_equal(back["posterior"]["theta"].values, draws)
+    assert list(back["posterior"]["theta"].coords["school"].values) == ["a", "b", "c"]
