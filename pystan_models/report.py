@@ -76,10 +76,16 @@ def trace_figure(idata, var_names: list[str], title: str, figsize=None,
     """ArviZ trace plots (density left, draws right; one line per chain)."""
     _, fig = _arviz_figure("plot_trace_dist", idata, title,
                            figsize or (10, 1.6 + 1.5 * len(var_names)),
-                           var_names=var_names, compact=compact)
-    for ax in fig.axes:
-        if ax.get_xlabel() == "Draw":
-            ax.set_xlabel("draw (after warmup; one line per chain)")
+                           var_names=var_names, compact=compact,
+                           visuals={"trace": {"alpha": 0.6, "width": 0.6}})
+    axes = fig.axes   # (density, draws) for each row
+    for density, trace in zip(axes[::2], axes[1::2]):
+        name = trace.get_ylabel() or density.get_xlabel()
+        density.set(title=name, xlabel="")
+        trace.set(title=name, ylabel="")
+        if trace.get_xlabel():
+            trace.set_xlabel("draw (after warmup; one line per chain)")
+    fig.tight_layout()
     return fig
 
 
