@@ -84,7 +84,10 @@ class Hyper:
 
 class Design(NamedTuple):
     """Data in the form the sampler needs: rat index (0-based), ages, weights and
-    per-rat sufficient statistics."""
+    per-rat sufficient statistics.  Any design: rats (a user's groups) may have
+    different numbers of weighings at different ages (one weighing is enough;
+    the theta_i step uses only X_i'X_i and X_i'y_i, the sigma^2 step every row),
+    so the formula path's y ~ x + (x | g) data go in as they are."""
     rat: np.ndarray      # (n,) ints in 0..k-1
     x: np.ndarray        # (n,) age
     y: np.ndarray        # (n,) weight

@@ -18,6 +18,9 @@
 // equivalent to Gelfand et al.'s: a = b = 0.001, eta = 0, C = 10^6 I,
 // rho = 2, rho R = diag(200, 0.2).  (Inv-Gamma(0.001, 0.001) is kept only
 // because this program replicates the notes and BUGS.)
+// For a user's data (the formula path, y ~ x + (x | g)) the driver passes
+// hyperparameters chosen from the data's scale (pystan_models/rats.py,
+// user_hyper); groups may have any number of rows, at any x.
 // This is the faithful (centred, inverse Wishart) version that the notes'
 // Gibbs sampler targets; rats_marginal.stan is the same posterior with the
 // theta_j integrated out.

@@ -13,6 +13,9 @@
 //   |Sigma|^(-(rho + 3) / 2) exp(-tr(rho R Sigma^-1) / 2), as in Stan);
 // the driver passes BUGS "Birats"'s vague values: a = b = 0.001, eta = 0,
 // C = 10^6 I, rho = 2, rho R = diag(200, 0.2).
+// For a user's data (the formula path, y ~ x + (x | g)) it passes
+// hyperparameters chosen from the data's scale (pystan_models/rats.py,
+// user_hyper).
 // Centred coordinates.  With age uncentred, intercept and slope are strongly
 // correlated a posteriori, so the program works with Xc_j = X_j A = [1, age -
 // mean age], A = [1, -x_bar; 0, 1]: theta_0c = A^-1 theta_0 is (weight at the
