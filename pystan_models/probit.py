@@ -18,6 +18,7 @@ factor of about 1.6 between logit and probit coefficients.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import warnings
@@ -30,11 +31,12 @@ import statsmodels.api as sm
 from numba import njit
 from scipy.special import ndtr
 
-from . import cli, programs, report
-from .data import Column, check_rows, data_file, prepare
+from . import cli, formula, programs, report
+from .data import Column, check_rows, data_file, prepare, read_table
 from .errors import DataError, PystanModelsError
-from .fitting import (MCSE_NOTE, Fit, RunOptions, efficiency_table, from_draws, mcse, stacked,
-                      gibbs_fit, mcse_comparison, run_chains, run_options, sample, say)
+from .fitting import (MCSE_NOTE, Fit, RunOptions, diagnostics, draws, efficiency_table,
+                      from_draws, gibbs_fit, mcse, mcse_comparison, run_chains, run_options,
+                      runtime_errors, sample, say, stacked)
 from .results import Results
 
 DATA = data_file("seeds.csv")
@@ -60,6 +62,15 @@ TITLE = "Probit as a latent variable model: NUTS, Gibbs and the logit"
 AGREE_MCSE = 4.0
 # What the answer calls "the usual factor" between logit and probit coefficients.
 USUAL_RATIO = (1.5, 1.9)
+# Why a maximum-likelihood estimate may not exist, in the seeds' terms and in general.
+NO_MLE = "(a cell without seeds, or one where all or none germinated)"
+NO_MLE_FORMULA = ("(the outcomes are separated: some combination of the terms predicts "
+                  "them perfectly)")
+# At most this many covariate patterns get fitted probabilities (p_new) for a formula.
+MAX_PATTERNS = 20
+# Binomial rows are expanded to at most this many Bernoulli rows (the programs and the
+# Gibbs sampler take 0/1 rows, one latent u_i each).
+MAX_ROWS = 2_000_000
 # What the report calls "next to the MLE": every posterior mean within this many
 # posterior sds of the maximum-likelihood estimate.
 NEAR_MLE_SD = 0.25
@@ -104,10 +115,18 @@ def stan_data(seeds: pd.DataFrame, prior_sd: float = PRIOR_SD, *, prior_only: bo
     ``pointwise``: also write log_lik and y_rep per seed (2 x 831 values per draw,
     which would dominate the sampling time the efficiency comparison measures);
     ``prior_only``: leave the likelihood out (prior predictive draws)."""
-    x = design(seeds)
-    return {"N": len(seeds), "K": x.shape[1], "X": x.tolist(),
-            "y": seeds.germinated.astype(int).tolist(), "prior_sd": float(prior_sd),
-            "G": len(CELLS), "X_new": design(CELLS).tolist(),
+    return program_data(design(seeds), seeds.germinated, prior_sd, design(CELLS),
+                        prior_only=prior_only, pointwise=pointwise)
+
+
+def program_data(x, y, prior_sd: float, x_new, *, prior_only: bool = False,
+                 pointwise: bool = False) -> dict:
+    """Both programs' data from a design matrix ``x`` (no intercept column), 0/1
+    outcomes ``y`` and the covariate patterns ``x_new`` to predict."""
+    x, x_new = np.asarray(x, dtype=float), np.asarray(x_new, dtype=float)
+    return {"N": len(x), "K": x.shape[1], "X": x.tolist(),
+            "y": np.asarray(y).astype(int).tolist(), "prior_sd": float(prior_sd),
+            "G": len(x_new), "X_new": x_new.tolist(),
             "prior_only": int(prior_only), "pointwise": int(pointwise)}
 
 
@@ -232,7 +251,7 @@ def run_chain(rng: np.random.Generator, w: np.ndarray, s: np.ndarray, count: np.
 
 
 def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = DEFAULTS,
-                 x_new=None) -> Fit:
+                 x_new=None, *, predictors=None, cells=None) -> Fit:
     """Albert & Chib (1993) data augmentation for probit regression.
 
     Model: u_i ~ N(w_i' b, 1), y_i = 1{u_i > 0}, w_i = (1, x_i), b = (alpha, beta),
@@ -242,7 +261,9 @@ def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = DEFAULTS,
     (the prior mean is 0, so the B0^-1 b0 term vanishes).  Chains start from
     independent N(0, 1) draws; the first ``opts.iter_warmup`` sweeps are discarded.
     Returns the engine's :class:`Fit` (no CmdStan fit), diagnosed like NUTS; its
-    ``seconds`` is the wall time of all chains, run side by side.
+    ``seconds`` is the wall time of all chains, run side by side.  ``predictors``
+    and ``cells`` name the columns of x and the rows of x_new (default: the
+    seeds' names).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y)
@@ -276,11 +297,13 @@ def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = DEFAULTS,
                                                   rng.normal(size=k), opts.iter_warmup,
                                                   draws[c]), opts.seed, opts.chains)
     posterior = {"alpha": draws[..., 0], "beta": draws[..., 1:]}
-    coords, dims = {"predictor": PREDICTORS[:k - 1]}, {"beta": ["predictor"]}
+    coords = {"predictor": list(PREDICTORS[:k - 1] if predictors is None else predictors)}
+    dims = {"beta": ["predictor"]}
     if x_new is not None:
         w_new = np.column_stack([np.ones(len(x_new)), np.asarray(x_new, dtype=float)])
         posterior["p_new"] = ndtr(draws @ w_new.T)
-        coords["cell"], dims["p_new"] = list(CELLS.index[:len(w_new)]), ["cell"]
+        coords["cell"] = list(CELLS.index[:len(w_new)] if cells is None else cells)
+        dims["p_new"] = ["cell"]
     idata = from_draws(posterior, coords, dims)
     return gibbs_fit(GIBBS, idata, seconds, PARAMS, opts,
                      sampler=SAMPLER)
@@ -291,9 +314,15 @@ def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = DEFAULTS,
 def fit_all(seeds: pd.DataFrame, opts: RunOptions, prior_sd: float = PRIOR_SD
             ) -> dict[str, Fit]:
     """NUTS probit, NUTS logit and Gibbs probit on the same data and prior."""
-    data = stan_data(seeds, prior_sd)
-    coords = {"predictor": PREDICTORS, "cell": list(CELLS.index),
-              "seed": np.arange(len(seeds))}
+    return fit_programs(stan_data(seeds, prior_sd), PREDICTORS, list(CELLS.index), opts)
+
+
+def fit_programs(data: dict, predictors: list[str], cells: list[str], opts: RunOptions
+                 ) -> dict[str, Fit]:
+    """The three fits of :func:`fit_all` on the programs' ``data`` (see
+    :func:`program_data`), columns named ``predictors``, patterns ``cells``."""
+    coords = {"predictor": list(predictors), "cell": list(cells),
+              "seed": np.arange(data["N"])}
     dims = {"beta": ["predictor"], "p_new": ["cell"], "y": ["seed"]}
     fits = {}
     for name, program in [("probit NUTS", "probit_regression"),
@@ -303,17 +332,23 @@ def fit_all(seeds: pd.DataFrame, opts: RunOptions, prior_sd: float = PRIOR_SD
     say(opts, f"Gibbs sampling: {opts.chains} chains x ({opts.iter_warmup} warmup + "
               f"{opts.iter_sampling} draws)")
     fits["probit Gibbs"] = gibbs_probit(data["X"], data["y"], data["prior_sd"], opts,
-                                        x_new=data["X_new"])
+                                        x_new=data["X_new"], predictors=predictors,
+                                        cells=cells)
     return fits
 
 
 def mle(seeds: pd.DataFrame, link: str = "probit") -> pd.DataFrame:
     """Maximum-likelihood estimates and standard errors (statsmodels Probit/Logit);
     NaN when they do not exist (a design of lower rank, or separated outcomes)."""
+    return ml_fit(design(seeds), seeds.germinated.to_numpy(), link, row_names())
+
+
+def ml_fit(x, y, link: str, index: list[str]) -> pd.DataFrame:
+    """:func:`mle` for a design matrix ``x`` (no intercept column) and 0/1 ``y``,
+    rows named ``index`` (intercept first)."""
     model = {"probit": sm.Probit, "logit": sm.Logit}[link]
-    w = sm.add_constant(design(seeds), has_constant="add")
-    y = seeds.germinated.to_numpy()
-    nan = pd.DataFrame({"MLE": np.nan, "MLE se": np.nan}, index=row_names())
+    w = sm.add_constant(np.asarray(x, dtype=float), has_constant="add")
+    nan = pd.DataFrame({"MLE": np.nan, "MLE se": np.nan}, index=index)
     if np.linalg.matrix_rank(w) < w.shape[1]:
         return nan
     with warnings.catch_warnings():
@@ -324,31 +359,35 @@ def mle(seeds: pd.DataFrame, link: str = "probit") -> pd.DataFrame:
             return nan
     if not (res.mle_retvals.get("converged", True) and np.isfinite(res.bse).all()):
         return nan
-    return pd.DataFrame({"MLE": res.params, "MLE se": res.bse}, index=row_names())
+    return pd.DataFrame({"MLE": res.params, "MLE se": res.bse}, index=index)
 
 
-def row_names() -> list[str]:
-    return ["alpha"] + [f"beta[{p}]" for p in PREDICTORS]
+def row_names(params: list[str] = PARAMS) -> list[str]:
+    """The coefficients' row labels: the notes' alpha and beta[...], or, for a
+    formula, the term-named scalars the fits hold (``params`` itself)."""
+    if params == PARAMS:
+        return ["alpha"] + [f"beta[{p}]" for p in PREDICTORS]
+    return list(params)
 
 
-def agreement(nuts: Fit, gibbs: Fit) -> pd.DataFrame:
+def agreement(nuts: Fit, gibbs: Fit, params: list[str] = PARAMS) -> pd.DataFrame:
     """The engine's MCSE comparison of the two samplers (means, sds, difference of
     the means / combined MCSE), with 95% intervals and the difference of the sds
     in units of their combined Monte Carlo standard error."""
-    a, b = nuts.table(PARAMS), gibbs.table(PARAMS)
-    out = mcse_comparison(nuts, gibbs, PARAMS, labels=("NUTS", "Gibbs"))
+    a, b = nuts.table(params), gibbs.table(params)
+    out = mcse_comparison(nuts, gibbs, params, labels=("NUTS", "Gibbs"))
     out["NUTS 95% interval"], out["Gibbs 95% interval"] = _interval(a), _interval(b)
     out["sd difference / combined MCSE"] = (a["sd"] - b["sd"]) / np.hypot(
-        mcse_sd(nuts.idata), mcse_sd(gibbs.idata))
+        mcse_sd(nuts.idata, params), mcse_sd(gibbs.idata, params))
     out["sd ratio"] = a["sd"] / b["sd"]
     return out
 
 
-def mcse_sd(idata) -> pd.Series:
+def mcse_sd(idata, params: list[str] = PARAMS) -> pd.Series:
     """Monte Carlo standard error of each coefficient's posterior sd (ArviZ)."""
-    m = mcse(idata, PARAMS, method="sd")
-    return pd.Series([float(m["alpha"])] + [float(v) for v in m["beta"].values],
-                     index=row_names())
+    m = mcse(idata, params, method="sd")
+    return pd.Series(np.concatenate([np.ravel(m[v].values) for v in params]),
+                     index=row_names(params))
 
 
 def mle_gap(table: pd.DataFrame, ml: pd.DataFrame) -> tuple[float, str]:
@@ -361,11 +400,11 @@ def _interval(t: pd.DataFrame) -> list[str]:
     return [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(t["2.5%"], t["97.5%"])]
 
 
-def efficiency(fits: dict[str, Fit]) -> pd.DataFrame:
+def efficiency(fits: dict[str, Fit], params: list[str] = PARAMS) -> pd.DataFrame:
     """The engine's efficiency table, with the sum of the chains' own times beside
     the wall time: CmdStan runs chains two at a time, the Gibbs sampler one after
     another, and per chain-second that difference goes away."""
-    out = efficiency_table(fits, PARAMS)
+    out = efficiency_table(fits, params)
     chain_total = pd.Series({name: sum(t["total"] for t in f.fit.time) if f.fit is not None
                              else f.seconds for name, f in fits.items()})
     out["sum of chain times (s)"] = chain_total
@@ -373,16 +412,17 @@ def efficiency(fits: dict[str, Fit]) -> pd.DataFrame:
     return out
 
 
-def link_comparison(probit: Fit, logit: Fit) -> tuple[pd.DataFrame, pd.DataFrame]:
+def link_comparison(probit: Fit, logit: Fit, params: list[str] = PARAMS,
+                    cells=CELLS.index) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Coefficients and fitted cell probabilities under the two links."""
-    p, q = probit.table(PARAMS), logit.table(PARAMS)
+    p, q = probit.table(params), logit.table(params)
     coef = pd.DataFrame({"probit mean": p["mean"], "probit sd": p["sd"],
                          "logit mean": q["mean"], "logit sd": q["sd"]})
     coef["logit / probit"] = coef["logit mean"] / coef["probit mean"]
     coef["clearly non-zero"] = (p["mean"].abs() > 3 * p["sd"]).map({True: "yes", False: "no"})
     pp = probit.idata.posterior["p_new"].mean(("chain", "draw")).to_series()
     pl = logit.idata.posterior["p_new"].mean(("chain", "draw")).to_series()
-    fitted = pd.DataFrame({"probit": pp.to_numpy(), "logit": pl.to_numpy()}, index=CELLS.index)
+    fitted = pd.DataFrame({"probit": pp.to_numpy(), "logit": pl.to_numpy()}, index=cells)
     fitted["|difference|"] = (fitted.probit - fitted.logit).abs()
     return coef, fitted
 
@@ -431,14 +471,16 @@ def _listed(names) -> str:
 
 
 def answer(agree: pd.DataFrame, eff: pd.DataFrame, coef: pd.DataFrame,
-           fitted: pd.DataFrame, ml: pd.DataFrame, problems: dict[str, list[str]]) -> str:
+           fitted: pd.DataFrame, ml: pd.DataFrame, problems: dict[str, list[str]], *,
+           no_mle: str = NO_MLE, outcome: str = "germination") -> str:
     """The answer paragraph, every claim computed from the numbers passed in.
 
     ``agree``: :func:`agreement`; ``eff``: :func:`efficiency`; ``coef``, ``fitted``:
     :func:`link_comparison`; ``ml``: the probit MLE table (:func:`mle`); ``problems``:
     the failed diagnostics of each fit ("probit NUTS", "probit Gibbs", "logit NUTS").
     A claim that rests on a fit with failed diagnostics is not made: the paragraph
-    says which fits failed and what to do instead.
+    says which fits failed and what to do instead.  ``no_mle`` says why a maximum-
+    likelihood estimate may not exist, ``outcome`` names the fitted probabilities.
     """
     failed = [k for k, p in problems.items() if p]
     parts = []
@@ -452,14 +494,14 @@ def answer(agree: pd.DataFrame, eff: pd.DataFrame, coef: pd.DataFrame,
     if not (problems.get("probit NUTS") or problems.get("probit Gibbs")):
         parts.append(_sampler_sentence(agree, eff))
     if not (problems.get("probit NUTS") or problems.get("logit NUTS")):
-        parts.append(_link_sentence(coef, fitted))
+        parts.append(_link_sentence(coef, fitted, outcome))
     if failed and ml["MLE"].notna().all():
         parts.append("The maximum-likelihood probit coefficients, which do not depend on "
                      "any sampler, are " + ", ".join(
                          f"{m:.3f} ({k})" for k, m in ml["MLE"].items()) + ".")
     elif failed:
-        parts.append("The maximum-likelihood estimate does not exist for these data "
-                     "(a cell without seeds, or one where all or none germinated).")
+        parts.append(f"The maximum-likelihood estimate does not exist for these data "
+                     f"{no_mle}.")
     return " ".join(parts)
 
 
@@ -490,7 +532,8 @@ def _sampler_sentence(agree: pd.DataFrame, eff: pd.DataFrame) -> str:
         f"(minimum bulk ESS over the coefficients).")
 
 
-def _link_sentence(coef: pd.DataFrame, fitted: pd.DataFrame) -> str:
+def _link_sentence(coef: pd.DataFrame, fitted: pd.DataFrame, outcome: str = "germination"
+                   ) -> str:
     clear = coef[coef["clearly non-zero"] == "yes"]
     if len(clear):
         ratios = clear["logit / probit"]
@@ -506,19 +549,28 @@ def _link_sentence(coef: pd.DataFrame, fitted: pd.DataFrame) -> str:
     else:
         text = ("No coefficient is clearly non-zero (more than 3 posterior sds from 0), "
                 "so the ratio of logit to probit coefficients is noise here")
-    return text + (f"; the fitted germination probabilities of the two links differ by "
+    return text + (f"; the fitted {outcome} probabilities of the two links differ by "
                    f"at most {fitted['|difference|'].max():.4f}.")
 
 
 # ---------------------------------------------------------------- figures
 
-def density_figure(nuts: Fit, gibbs: Fit):
-    names = row_names()
-    fig, axes = plt.subplots(1, len(names), figsize=(13, 3.4))
+def coefficient_draws(f: Fit, params: list[str] = PARAMS) -> np.ndarray:
+    """Draws x coefficients, in the order of :func:`row_names`."""
+    values = [draws(f.idata, v) for v in params]
+    return np.column_stack([v.reshape(len(v), -1) for v in values])
+
+
+def density_figure(nuts: Fit, gibbs: Fit, params: list[str] = PARAMS):
+    names = row_names(params)
+    cols = min(len(names), 4)
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(13, 3.4 * rows), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
     for (label, f, colour) in [("NUTS (Stan)", nuts, "C0"), ("Albert-Chib Gibbs", gibbs, "C1")]:
-        draws = np.column_stack([stacked(f.idata, "alpha").values,
-                                 stacked(f.idata, "beta").values.T])
-        for ax, d in zip(axes, draws.T):
+        for ax, d in zip(axes, coefficient_draws(f, params).T):
             report.kde_line(ax, d, color=colour, label=label)
     for ax, name in zip(axes, names):
         ax.set(title=name, xlabel="coefficient (probit scale)", ylabel="posterior density")
@@ -528,9 +580,10 @@ def density_figure(nuts: Fit, gibbs: Fit):
     return fig
 
 
-def fitted_figure(cells: pd.DataFrame, probit: Fit, logit: Fit):
+def fitted_figure(cells: pd.DataFrame, probit: Fit, logit: Fit, xlabel: str =
+                  "seed type, root extract", outcome: str = "germination"):
     fig, ax = plt.subplots(figsize=(8, 4))
-    pos = np.arange(len(CELLS))
+    pos = np.arange(len(cells))
     for shift, (name, f, colour) in zip([-0.12, 0.12], [("probit", probit, "C0"),
                                                         ("logit", logit, "C1")]):
         p = stacked(f.idata, "p_new").values
@@ -539,15 +592,16 @@ def fitted_figure(cells: pd.DataFrame, probit: Fit, logit: Fit):
                     capsize=4, label=f"{name}: median, 95% interval")
     ax.scatter(pos, cells["observed proportion"], marker="x", color="k", s=60, zorder=3,
                label="observed proportion")
-    ax.set_xticks(pos, CELLS.index, rotation=10)
-    ax.set(xlabel="seed type, root extract", ylabel="probability of germination",
-           title="Fitted germination probabilities: probit vs logit")
+    ax.set_xticks(pos, cells.index, rotation=10)
+    ax.set(xlabel=xlabel, ylabel=f"probability of {outcome}",
+           title=f"Fitted {outcome} probabilities: probit vs logit")
     ax.legend()
     return fig
 
 
-def trace_figure(fit, title: str):
-    fig = report.trace_figure(fit.idata, PARAMS, title, figsize=(10, 8), compact=False)
+def trace_figure(fit, title: str, params: list[str] = PARAMS):
+    fig = report.trace_figure(fit.idata, params, title, figsize=(10, max(8, 2 * len(
+        row_names(params)))), compact=False)
     for ax in fig.axes[::2]:
         ax.set_xlabel("coefficient (probit scale)")
     return fig
@@ -570,13 +624,29 @@ def plate_figure(check: pd.DataFrame):
 
 # ---------------------------------------------------------------- analysis
 
-def analyse(data=None, *, prior_sd: float = PRIOR_SD, **run) -> Results:
+def analyse(data=None, *, prior_sd: float | None = None, formula: str | None = None,
+            dropna: bool = False, prior_scale: float = 1.0, **run) -> Results:
     """Fit the probit by NUTS and by Albert-Chib Gibbs, and the logit by NUTS, to
     ``data`` (None: Crowder's 21 plates; a CSV path; a DataFrame with plate,
     germinated, total, seed_type, root_extract), all with the prior
-    N(0, ``prior_sd``^2) on every coefficient, and compare.  ``run``: chains,
-    iter_warmup, iter_sampling, seed, quiet, quick (see :class:`RunOptions`)."""
+    N(0, ``prior_sd``^2) (default 10) on every coefficient, and compare.
+
+    ``formula`` (e.g. ``"employed ~ age + C(region)"`` or ``"p(germinated, total) ~
+    seed_type * root_extract"``): fit the same three models to ``data``, a user's CSV
+    or DataFrame (None: the bundled seeds file), instead; see :func:`analyse_formula`.
+    ``run``: chains, iter_warmup, iter_sampling, seed, quiet, quick (see
+    :class:`RunOptions`)."""
     opts = run_options(DEFAULTS, run)
+    if formula is not None:
+        if prior_sd is not None:
+            raise PystanModelsError("--prior-sd sets the notes' N(0, sd^2) prior; with "
+                                    "--formula the priors are scaled to the data: use "
+                                    "--prior-scale")
+        return analyse_formula(data, formula, opts, dropna=dropna, prior_scale=prior_scale)
+    if dropna or prior_scale != 1.0:
+        raise PystanModelsError("--dropna and --prior-scale go with --formula (your own "
+                                "data); the notes' model takes --prior-sd")
+    prior_sd = PRIOR_SD if prior_sd is None else prior_sd
     if isinstance(prior_sd, bool) or not isinstance(prior_sd, (int, float)) \
             or not np.isfinite(prior_sd) or prior_sd <= 0:
         raise PystanModelsError(f"prior-sd must be a positive number (got {prior_sd!r})")
@@ -611,6 +681,194 @@ def analyse(data=None, *, prior_sd: float = PRIOR_SD, **run) -> Results:
                 "pearson_ppp": ppp})
 
 
+# ---------------------------------------------------------------- a user's data (formula)
+
+def user_design(data, text: str, dropna: bool, example: str = "probit") -> formula.Design:
+    """The checked design of ``text`` on ``data`` (None: the bundled seeds file):
+    0/1 rows or ``p(successes, trials)``, common terms with an intercept."""
+    frame = read_table(DATA if data is None else data)
+    d = formula.checked_structure(formula.design(
+        frame, text, family="binomial", source=frame.attrs["source"], dropna=dropna),
+        example=example)
+    if not d.intercept or not d.common_names:
+        raise formula.FormulaError(
+            f"{example} fits an intercept and at least one common term; the formula "
+            f"{text!r} has {'no intercept' if not d.intercept else 'no common term'}: "
+            f"write it as y ~ x1 + x2 (without '0 +' or '- 1')")
+    return d
+
+
+def bernoulli_rows(d: formula.Design) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) with one 0/1 row per trial: a binomial row of y successes in n trials
+    becomes y ones and n - y zeros with its covariates, as the seeds are expanded
+    from their plates.  The Bernoulli and binomial likelihoods differ by a constant;
+    the programs take 0/1 rows (one latent u_i each), so counts are not kept
+    aggregated (the Gibbs sampler groups equal rows itself)."""
+    n = d.trials if d.trials is not None else np.ones_like(d.y)
+    if n.sum() > MAX_ROWS:
+        raise DataError(f"{d.source}: {int(n.sum()):,} trials would be {int(n.sum()):,} "
+                        f"Bernoulli rows, more than the {MAX_ROWS:,} this example takes")
+    start = np.repeat(np.cumsum(n) - n, n)
+    rank = np.arange(int(n.sum())) - start
+    return np.repeat(d.X, n, axis=0), (rank < np.repeat(d.y, n)).astype(np.int64)
+
+
+def patterns(x: np.ndarray, y: np.ndarray, names: list[str], limit: int = MAX_PATTERNS
+             ) -> pd.DataFrame:
+    """The data's distinct covariate patterns, most frequent first (ties: first
+    seen), at most ``limit``: their values, rows and observed proportion of 1s."""
+    values, first, inverse, count = np.unique(x, axis=0, return_index=True,
+                                              return_inverse=True, return_counts=True)
+    ones = np.bincount(inverse.ravel(), weights=y, minlength=len(values))
+    order = np.lexsort((first, -count))[:limit]
+    out = pd.DataFrame(values[order], columns=names,
+                       index=[f"pattern {k + 1}" for k in range(len(order))])
+    out["rows"] = count[order]
+    out["observed proportion"] = ones[order] / count[order]
+    out.attrs["total"] = len(values)
+    return out
+
+
+def term_scale(f: Fit, names: list[str], centre: np.ndarray, scale: np.ndarray,
+               quick: bool = False) -> Fit:
+    """``f`` (fitted on standardised columns z = (x - centre) / scale) with its
+    draws on the scale of the user's columns, one scalar per term named as the
+    formula names it: beta = beta_z / scale, Intercept = alpha_z - centre' beta."""
+    beta = f.idata.posterior["beta"].values / scale
+    alpha = f.idata.posterior["alpha"].values - beta @ centre
+    post = {"Intercept": alpha, **{n: beta[..., k] for k, n in enumerate(names)}}
+    coords, dims = {}, {}
+    if "p_new" in f.idata.posterior:
+        post["p_new"] = f.idata.posterior["p_new"].values
+        coords["cell"] = list(f.idata.posterior["p_new"].coords["cell"].values)
+        dims["p_new"] = ["cell"]
+    idata = f.idata.copy()      # keeps the sampler's statistics for the diagnostics
+    idata["posterior"] = from_draws(post, coords, dims)["posterior"]
+    out = dataclasses.replace(f, idata=idata, main=["Intercept", *names], summaries={})
+    out.problems, out.notes = diagnostics(out, quick=quick)     # of the reported terms
+    if f.fit is not None:
+        out.problems += runtime_errors(f.fit)
+    return out
+
+
+def priors_table(d: formula.Design, priors: dict, standardised: str, where: str
+                 ) -> pd.DataFrame:
+    """The report's priors table: parameter, prior, scale used, where it is set."""
+    rows = [("Intercept", f"normal(0, {priors['intercept']['scale']:.3g}) on the "
+             f"intercept with the columns centred", priors["intercept"]["scale"])]
+    rows += [(n, f"normal(0, {s:.3g}), i.e. normal(0, {priors['intercept']['scale']:.3g})"
+              f" on the {standardised}", s) for n, s in zip(d.common_names,
+                                                            priors["beta"]["scale"])]
+    return pd.DataFrame([{"parameter": p, "prior": t, "scale used": sc, "where it is set":
+                          where} for p, t, sc in rows])
+
+
+def analyse_formula(data, text: str, opts: RunOptions, *, dropna: bool = False,
+                    prior_scale: float = 1.0) -> Results:
+    """The example's three fits on a user's data and formula.
+
+    The programs take one prior sd for every coefficient, so the columns are
+    standardised (centred, divided by their sd) before they go in, and the prior
+    N(0, (2.5 prior_scale)^2) on the standardised coefficients is rstanarm's default
+    (normal(0, 2.5 / sd(x)) on each coefficient, normal(0, 2.5) on the intercept of
+    the centred columns; formula.default_priors); the draws are returned to the
+    scale of the user's columns (:func:`term_scale`)."""
+    d = user_design(data, text, dropna)
+    priors = formula.default_priors(d, prior_scale)
+    prior_sd = float(priors["intercept"]["scale"])
+    x, y = bernoulli_rows(d)
+    names, params = d.common_names, ["Intercept", *d.common_names]
+    centre, scale = d.x_mean, np.where(d.x_sd > 0, d.x_sd, 1.0)
+    cells = patterns(x, y, names)
+    programs.compile_all(PROGRAMS, quiet=opts.quiet)
+    data_z = program_data((x - centre) / scale, y, prior_sd,
+                          (cells[names].to_numpy(float) - centre) / scale)
+    fits = {k: term_scale(f, names, centre, scale, opts.quick) for k, f in
+            fit_programs(data_z, names, list(cells.index), opts).items()}
+    nuts, gibbs, logit = fits["probit NUTS"], fits["probit Gibbs"], fits["logit NUTS"]
+    problems = {k: f.problems for k, f in fits.items()}
+    agree = agreement(nuts, gibbs, params)
+    eff = efficiency(fits, params)
+    coef, fitted = link_comparison(nuts, logit, params, cells.index)
+    fitted.insert(0, "observed", cells["observed proportion"])
+    ml = {link: ml_fit(x, y, link, params) for link in ("probit", "logit")}
+    outcome = d.response_name
+    text_answer = answer(agree, eff, coef, fitted, ml["probit"], problems,
+                         no_mle=NO_MLE_FORMULA, outcome=outcome)
+    if d.dropped_rows:
+        text_answer += (f" {d.dropped_rows} row(s) with empty cells were dropped "
+                        f"(--dropna) before fitting.")
+    if not opts.quiet:
+        print_summary(agree, eff, coef)
+    where = f"--prior-scale (here {prior_scale:g}) multiplies every scale"
+    return Results(
+        "probit", TITLE, opts, fits,
+        tables={"agreement": agree, "efficiency": eff, "coefficients": coef,
+                "fitted": fitted, "cells": cells,
+                "mle": pd.concat([ml["probit"].add_prefix("probit "),
+                                  ml["logit"].add_prefix("logit ")], axis=1),
+                "priors": priors_table(d, priors, "standardised columns (x - mean) / sd",
+                                       where)},
+        answer=text_answer,
+        problems=[f"{k}: {p}" for k, ps in problems.items() for p in ps],
+        extras={"formula": text, "design": d, "params": params, "prior_sd": prior_sd,
+                "prior_text": f"N(0, {prior_sd:g}^2) (standardised)",
+                "no_mle": NO_MLE_FORMULA, "outcome": outcome, "rows": len(y),
+                "ones": int(y.sum()), "source": d.source})
+
+
+def render_formula(r: Results, rep: report.Report) -> None:
+    """The report for a user's data: data, priors, model, NUTS vs Gibbs,
+    efficiency, logit vs probit (the seeds' plate check is left out)."""
+    fits, opts, x, d = r.fits, r.options, r.extras, r.extras["design"]
+    nuts, gibbs, logit = fits["probit NUTS"], fits["probit Gibbs"], fits["logit NUTS"]
+    params, cells = x["params"], r.table("cells")
+    shown_cells = (f"the {len(cells)} most frequent of its {cells.attrs['total']} distinct "
+                   f"covariate patterns" if cells.attrs["total"] > len(cells) else
+                   f"its {len(cells)} distinct covariate patterns")
+    rep.section("Data", report.para(
+        f"Source: {Path(x['source']).name or x['source']}; formula {x['formula']}. "
+        f"{len(d.y)} data row(s) used"
+        + (f" ({d.dropped_rows} row(s) with empty cells dropped, --dropna)"
+           if d.dropped_rows else "")
+        + (f", expanded to {x['rows']} Bernoulli rows (one per trial: the likelihoods "
+           f"differ by a constant, and each row gets the latent u_i of the notes)"
+           if d.trials is not None and x["rows"] != len(d.y) else "")
+        + f"; {x['ones']} of {x['rows']} outcomes are 1. Fitted probabilities are shown "
+          f"for {shown_cells}:"),
+        report.table(cells, {"observed proportion": 3}))
+    rep.section("Priors", report.para(
+        "The notes' N(0, 10^2) prior is for their seeds; for your data the prior is "
+        "rstanarm's default scaled to the data (Gabry and Goodrich, 'Prior Distributions "
+        "for rstanarm Models'). The programs and the Gibbs sampler take one prior sd, so "
+        "the columns go in standardised and the coefficients are reported on the scale "
+        "of your columns:"), report.table(r.table("priors"), 3, index=False))
+    rep.section("Model", report.para(
+        "u_i ~ N(alpha + x_i'beta, 1) and y_i = 1 if u_i > 0, with x_i the formula's "
+        "common terms, sampled two ways (Stan's NUTS with u integrated out, and the "
+        "Albert-Chib Gibbs sampler, which keeps u), beside its logit counterpart. The "
+        f"Gibbs sampler ran {opts.chains} chains x ({opts.iter_warmup} warmup + "
+        f"{opts.iter_sampling} draws). The programs' own descriptions:"),
+        report.models(fits.values()))
+    rep.section("NUTS vs Gibbs: one posterior, two samplers", report.table(
+        r.table("agreement"), 3), report.para(MCSE_NOTE, "note"),
+        report.figure(density_figure(nuts, gibbs, params), "NUTS and Gibbs densities"),
+        report.para(_mle_sentence(r)), report.table(r.table("mle"), 3))
+    rep.section("Efficiency: effective draws per second", report.table(
+        r.table("efficiency"), 2),
+        report.figure(trace_figure(gibbs, "Trace plots: Albert-Chib Gibbs", params),
+                      "Gibbs traces"),
+        report.figure(trace_figure(nuts, "Trace plots: NUTS", params), "NUTS traces"))
+    rep.section("Logit vs probit", report.para(
+        "Posterior means of the coefficients under the two links. 'Clearly non-zero': "
+        "|probit mean| > 3 posterior sd; for coefficients near zero the ratio is noise."),
+        report.table(r.table("coefficients"), 3),
+        report.para(f"Posterior mean fitted probability of {x['outcome']} per covariate "
+                    "pattern:"), report.table(r.table("fitted"), 4),
+        report.figure(fitted_figure(cells, nuts, logit, "covariate pattern (see Data)",
+                                    x["outcome"]), "fitted probabilities"))
+
+
 def print_summary(agree, eff, coef) -> None:
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(agree.round(3).to_string())
@@ -622,7 +880,9 @@ def print_summary(agree, eff, coef) -> None:
 
 def render(r: Results, rep: report.Report) -> None:
     """The report's sections: data, model, NUTS vs Gibbs, efficiency, logit vs probit,
-    the plate-level check."""
+    the plate-level check (for a formula, :func:`render_formula`)."""
+    if "formula" in r.extras:
+        return render_formula(r, rep)
     plates, fits, opts = r.data["plates"], r.fits, r.options
     nuts, gibbs, logit = fits["probit NUTS"], fits["probit Gibbs"], fits["logit NUTS"]
     prior_sd, cells = r.extras["prior_sd"], r.table("cells")
@@ -732,23 +992,24 @@ def render(r: Results, rep: report.Report) -> None:
 def _mle_sentence(r: Results) -> str:
     """Whether the posterior means sit next to the MLE, computed, for the fits whose
     diagnostics passed (under a nearly flat prior they should)."""
-    ml = r.table("mle")
+    ml, params = r.table("mle"), r.extras.get("params", PARAMS)
     if ml.isna().any().any():
         return ("Maximum likelihood (statsmodels Probit and Logit): no finite estimate "
-                "exists for these data (a cell without seeds, or one where all or none "
-                "germinated), so only the posterior, shaped by the prior there, is given.")
+                f"exists for these data {r.extras.get('no_mle', NO_MLE)}, so only the "
+                "posterior, shaped by the prior there, is given.")
     gaps = {}
     for name, link in [("probit NUTS", "probit"), ("probit Gibbs", "probit"),
                        ("logit NUTS", "logit")]:
         if not r.fits[name].problems:
-            gaps[name] = mle_gap(r.fits[name].table(PARAMS),
+            gaps[name] = mle_gap(r.fits[name].table(params),
                                  ml[[f"{link} MLE"]].set_axis(["MLE"], axis=1))
     text = "Maximum likelihood (statsmodels Probit and Logit) for reference. "
     if not gaps:
         return text + ("No fit passed its diagnostics, so the posterior means are not "
                        "compared with it.")
-    widest = max(float(r.fits[k].table(PARAMS)["sd"].max()) for k in gaps)
-    flat = r.extras["prior_sd"] >= 20 * widest
+    widest = max(float(r.fits[k].table(params)["sd"].max()) for k in gaps)
+    flat = "formula" not in r.extras and r.extras["prior_sd"] >= 20 * widest
+    prior = r.extras.get("prior_text", f"N(0, {r.extras['prior_sd']:g}^2)")
     name, (worst, param) = max(gaps.items(), key=lambda kv: kv[1][0])
     if worst <= NEAR_MLE_SD:
         text += (f"{'With a nearly flat prior the' if flat else 'The'} posterior means sit "
@@ -757,7 +1018,7 @@ def _mle_sentence(r: Results) -> str:
     else:
         text += (f"{param} ({name}) is {worst:.2f} posterior sd from the MLE"
                  + (", although with a nearly flat prior it should sit next to it."
-                    if flat else f": the N(0, {r.extras['prior_sd']:g}^2) prior pulls it."))
+                    if flat else f": the {prior} prior pulls it."))
     skipped = [k for k in r.fits if k not in gaps]
     if skipped:
         text += f" Not compared (failed diagnostics): {_listed(skipped)}."
@@ -766,10 +1027,12 @@ def _mle_sentence(r: Results) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     def extend(p):
-        p.add_argument("--data", default=DATA, help="seeds CSV (default: %(default)s)")
-        p.add_argument("--prior-sd", type=float, default=PRIOR_SD,
-                       help="sd of the normal prior on every coefficient "
-                            "(default: %(default)s)")
+        p.add_argument("--data", default=DATA, help="seeds CSV, or with --formula your "
+                       "own data (default: %(default)s)")
+        p.add_argument("--prior-sd", type=float, default=None,
+                       help="sd of the normal prior on every coefficient, for the "
+                            f"notes' data (default: {PRIOR_SD:g})")
+        cli.add_formula_options(p)
     return cli.main(sys.modules[__name__], __doc__.splitlines()[0], argv, extend,
                     DEFAULTS)
 

@@ -38,8 +38,9 @@ from scipy.special import expit
 
 from . import cli, programs, report
 from .data import Column, check_rows, data_file, prepare
-from .errors import DataError
+from .errors import DataError, PystanModelsError
 from .fitting import Fit, RunOptions, efficiency_table, run_options, sample, say
+from .probit import bernoulli_rows, term_scale, user_design
 from .results import Results
 
 DATA = data_file("endometrial.csv")
@@ -135,12 +136,22 @@ def stan_data(frame: pd.DataFrame, prior: str | None = None, *, prior_only: bool
     ``pointwise`` (default on: 79 rows are cheap) writes log_lik and y_rep;
     ``prior_only`` leaves the likelihood out (prior predictive draws; the flat-prior
     program has none)."""
-    data = {"N": len(frame), "K": len(INPUTS),
-            "X": frame[list(INPUTS)].to_numpy(float).tolist(),
-            "binary": [BINARY[c] for c in INPUTS], "y": frame.hg.astype(int).tolist(),
+    return program_data(frame[list(INPUTS)].to_numpy(float), frame.hg,
+                        [BINARY[c] for c in INPUTS],
+                        None if prior is None else PRIORS[prior],
+                        prior_only=prior_only, pointwise=pointwise)
+
+
+def program_data(x, y, binary, prior: dict | None = None, *, prior_only: bool = False,
+                 pointwise: bool = True) -> dict:
+    """Both programs' data from inputs ``x`` (no intercept column), 0/1 ``y``,
+    which inputs are ``binary`` and the weakly informative prior's constants."""
+    x = np.asarray(x, dtype=float)
+    data = {"N": len(x), "K": x.shape[1], "X": x.tolist(),
+            "binary": [int(b) for b in binary], "y": np.asarray(y).astype(int).tolist(),
             "prior_only": int(prior_only), "pointwise": int(pointwise)}
     if prior is not None:
-        data.update(PRIORS[prior])
+        data.update(prior)
     return data
 
 
@@ -160,12 +171,17 @@ def _captured(fit_call):
 
 def mle(frame: pd.DataFrame) -> dict:
     """The library fits as a user would run them, with every warning they raise."""
-    y, X = frame.hg.to_numpy(), _design(frame)
+    return ml_fits(frame.hg.to_numpy(), _design(frame), ROWS)
+
+
+def ml_fits(y, X, rows: list[str]) -> dict:
+    """:func:`mle` for outcomes ``y`` and a design ``X`` with its constant column,
+    coefficients named ``rows``."""
     glm, glm_warn = _captured(lambda: sm.GLM(y, X, family=sm.families.Binomial()).fit())
     logit, logit_warn = _captured(lambda: sm.Logit(y, X).fit(disp=0))
     table = pd.DataFrame({"GLM (IRLS) estimate": glm.params, "GLM se": glm.bse,
                           "Logit (Newton) estimate": logit.params, "Logit se": logit.bse},
-                         index=ROWS)
+                         index=rows)
     return {"table": table, "glm": glm, "logit": logit,
             "glm_iterations": int(glm.fit_history["iteration"]),
             "glm_warnings": glm_warn, "logit_warnings": logit_warn}
@@ -218,8 +234,11 @@ def firth(frame: pd.DataFrame) -> pd.Series:
 
     The gradient is Firth's modified score X'(y - p + h (1/2 - p)), h the diagonal of
     the hat matrix W^1/2 X (X'WX)^-1 X'W^1/2; log-likelihood in log1p-exp form."""
-    y, X = frame.hg.to_numpy(float), _design(frame)
+    return firth_fit(frame.hg.to_numpy(float), _design(frame), ROWS)
 
+
+def firth_fit(y, X, rows: list[str]) -> pd.Series:
+    """:func:`firth` for outcomes ``y`` and a design ``X`` with its constant column."""
     def neg_penalized(b):
         eta = X @ b
         p = expit(eta)
@@ -232,7 +251,7 @@ def firth(frame: pd.DataFrame) -> pd.Series:
 
     res = optimize.minimize(neg_penalized, np.zeros(X.shape[1]), jac=True, method="BFGS",
                             options={"gtol": 1e-8})
-    return pd.Series(res.x, index=ROWS)
+    return pd.Series(res.x, index=rows)
 
 
 # ---------------------------------------------------------------- Bayesian fits
@@ -266,17 +285,22 @@ def fit_all(frame: pd.DataFrame, opts: RunOptions) -> dict[str, Fit]:
 def posterior_mode(frame: pd.DataFrame, prior: str, opts: RunOptions) -> pd.Series:
     """The posterior mode (what R's bayesglm reports), by L-BFGS in CmdStan; NaN
     (with a warning on stderr) when the optimizer fails."""
+    return mode_of(stan_data(frame, prior), prior, ROWS, opts)
+
+
+def mode_of(data: dict, prior: str, rows: list[str], opts: RunOptions) -> pd.Series:
+    """:func:`posterior_mode` for the weakly informative program's ``data``."""
     model = programs.load("logistic_weakly_informative", quiet=opts.quiet)
     with programs.cmdstanpy_log_level(logging.ERROR if opts.quiet else logging.WARNING):
         try:
-            opt = model.optimize(data=stan_data(frame, prior), seed=opts.seed)
+            opt = model.optimize(data=data, seed=opts.seed)
         except RuntimeError as exc:
             print(f"  WARNING (posterior mode, {prior}): L-BFGS failed: "
                   f"{programs.clean_message(str(exc), model)}", file=sys.stderr)
-            return pd.Series(np.nan, index=ROWS)
+            return pd.Series(np.nan, index=rows)
     values = opt.optimized_params_dict
-    return pd.Series([values["alpha"]] + [values[f"beta[{k}]"] for k in range(1, len(INPUTS) + 1)],
-                     index=ROWS)
+    return pd.Series([values["alpha"]] + [values[f"beta[{k}]"] for k in range(1, len(rows))],
+                     index=rows)
 
 
 def summaries(fits: dict[str, Fit]) -> dict[str, pd.DataFrame]:
@@ -286,7 +310,8 @@ def summaries(fits: dict[str, Fit]) -> dict[str, pd.DataFrame]:
 
 def side_by_side(glm: pd.DataFrame, tables: dict[str, pd.DataFrame],
                  modes: dict[str, pd.Series], firth_estimates: pd.Series) -> pd.DataFrame:
-    out = pd.DataFrame(index=ROWS)
+    rows = list(glm.index)
+    out = pd.DataFrame(index=rows)
     out["ML estimate (se), statsmodels GLM"] = [
         f"{m:.2f} ({s:,.2f})" for m, s in zip(glm["GLM (IRLS) estimate"], glm["GLM se"])]
     for name, t in tables.items():
@@ -296,7 +321,7 @@ def side_by_side(glm: pd.DataFrame, tables: dict[str, pd.DataFrame],
                                                                    t["97.5%"])]
     for name, mode in modes.items():
         out[f"{name} posterior mode"] = [f"{v:.2f}" for v in mode]
-    out["Firth penalized likelihood"] = [f"{firth_estimates[r]:.2f}" for r in ROWS]
+    out["Firth penalized likelihood"] = [f"{firth_estimates[r]:.2f}" for r in rows]
     return out
 
 
@@ -388,12 +413,21 @@ def nv_figure(fits: dict[str, Fit], glm: pd.DataFrame, firth_nv: float):
 
 # ---------------------------------------------------------------- analysis
 
-def analyse(data=None, **run) -> Results:
+def analyse(data=None, *, formula: str | None = None, dropna: bool = False,
+            prior_scale: float = 1.0, **run) -> Results:
     """Maximum likelihood, the flat-prior fit (the failing case) and the two weakly
     informative fits on ``data`` (None: Heinze & Schemper's 79 patients; a CSV path;
-    a DataFrame with nv, pi, eh, hg).  ``run``: chains, iter_warmup, iter_sampling,
-    seed, quiet, quick (see :class:`RunOptions`)."""
+    a DataFrame with nv, pi, eh, hg).  ``formula`` (e.g. ``"response ~ dose +
+    C(arm)"``): the same on a user's CSV or DataFrame (None: the bundled file); see
+    :func:`analyse_formula`.  ``run``: chains, iter_warmup, iter_sampling, seed,
+    quiet, quick (see :class:`RunOptions`)."""
     opts = run_options(DEFAULTS, run)
+    if formula is not None:
+        return analyse_formula(DATA if data is None else data, formula, opts,
+                               dropna=dropna, prior_scale=prior_scale)
+    if dropna or prior_scale != 1.0:
+        raise PystanModelsError("--dropna and --prior-scale go with --formula (your own "
+                                "data); the notes' model keeps Gelman et al.'s scales")
     frame = load(data)
     programs.compile_all(PROGRAMS, quiet=opts.quiet)   # at once, up to a core each
     ml = mle(frame)
@@ -427,6 +461,312 @@ def analyse(data=None, **run) -> Results:
                 "logit_warnings": ml["logit_warnings"]})
 
 
+# ---------------------------------------------------------------- a user's data (formula)
+
+def separation_check(x, y, rows: list[str]) -> pd.Series:
+    """A direction b in which the outcomes are separated, or zeros if there is none
+    (Konis 2007, as R's detectseparation does it): the linear programme
+    max sum_i s_i w_i'b subject to s_i w_i'b >= 0 for every row and -1 <= b_j <= 1,
+    s_i = 2 y_i - 1, w_i = (1, x_i), on columns divided by their sd.  A positive
+    optimum is (quasi-)complete separation: the log-likelihood rises without bound
+    along b, so the maximum-likelihood estimate is infinite in the coefficients
+    where b is not 0.  Returned on the scale of the user's columns, largest |b_j| = 1."""
+    w = np.column_stack([np.ones(len(x)), x])
+    sd = w.std(axis=0)
+    scale = np.where(sd > 0, sd, 1.0)
+    scale[0] = 1.0
+    a = (2.0 * np.asarray(y, float) - 1.0)[:, None] * (w / scale)
+    res = optimize.linprog(-a.sum(axis=0), A_ub=-a, b_ub=np.zeros(len(a)),
+                           bounds=[(-1, 1)] * w.shape[1], method="highs")
+    if res.status != 0 or -res.fun <= 1e-7 * len(a):
+        return pd.Series(0.0, index=rows)
+    b = np.where(np.abs(res.x) > 1e-7, res.x / scale, 0.0)
+    return pd.Series(b / np.abs(b).max(), index=rows)
+
+
+def ml_path(y, X, rows: list[str], iterations=(2, 4, 6, 8, 10, 15, 20, 25, 30)
+            ) -> pd.DataFrame:
+    """:func:`mle_path` for every coefficient of a design ``X`` (with its constant
+    column): estimate and standard error after k IRLS iterations."""
+    out = []
+    for k in iterations:
+        res, _ = _captured(lambda k=k: sm.GLM(y, X, family=sm.families.Binomial())
+                           .fit(maxiter=k, tol=0.0))
+        out.append({"IRLS iterations": k, **dict(zip(rows, res.params)),
+                    **{f"se({r})": v for r, v in zip(rows, res.bse)},
+                    "deviance": res.deviance})
+    return pd.DataFrame(out)
+
+
+def se_growth(path: pd.DataFrame, rows: list[str]) -> pd.Series:
+    """Each coefficient's standard error growth per IRLS iteration over the last
+    three rows of ``path`` (Lesaffre and Albert 1989: > DIVERGING_GROWTH runs off)."""
+    late = path.iloc[-3:]
+    iters = late["IRLS iterations"].iloc[-1] - late["IRLS iterations"].iloc[0]
+    return pd.Series({r: float((late[f"se({r})"].iloc[-1] / late[f"se({r})"].iloc[0])
+                               ** (1 / iters)) for r in rows})
+
+
+def scaled_priors(prior_scale: float) -> dict[str, dict]:
+    """Gelman et al. (2008) and the Student-t(7) alternative, scales times
+    ``prior_scale`` (named by the scale used)."""
+    if not (np.isfinite(prior_scale) and prior_scale > 0):
+        raise PystanModelsError(f"the prior scale must be positive, not "
+                                        f"{prior_scale}")
+    out = {}
+    for spec in PRIORS.values():
+        scale, df = spec["prior_scale"] * prior_scale, spec["prior_df"]
+        name = (f"Cauchy(0, {scale:g})" if df == 1 else f"Student-t({df:g}, 0, {scale:g})")
+        out[name] = {**spec, "prior_scale": scale,
+                     "intercept_scale": spec["intercept_scale"] * prior_scale}
+    return out
+
+
+def priors_table(priors: dict[str, dict], names: list[str], prior_scale: float
+                 ) -> pd.DataFrame:
+    where = (f"Gelman et al. (2008) defaults; --prior-scale (here {prior_scale:g}) "
+             "multiplies every scale")
+    rows = [{"parameter": "all", "prior": "flat (improper), the failing case",
+             "scale used": np.nan, "where it is set": "logistic_flat.stan"}]
+    for name, spec in priors.items():
+        rows.append({"parameter": "Intercept", "prior": f"Cauchy(0, "
+                     f"{spec['intercept_scale']:g}) with the inputs centred ({name} fit)",
+                     "scale used": spec["intercept_scale"], "where it is set": where})
+        rows += [{"parameter": n, "prior": f"{name} on the input scaled as in Scaling",
+                  "scale used": spec["prior_scale"], "where it is set": where}
+                 for n in names]
+    return pd.DataFrame(rows)
+
+
+def analyse_formula(data, text: str, opts: RunOptions, *, dropna: bool = False,
+                    prior_scale: float = 1.0) -> Results:
+    """The example on a user's data and formula: maximum likelihood, a separation
+    check, the flat-prior fit and the two weakly informative fits, with the inputs
+    shifted and scaled as Gelman et al. (2008) do (binary columns centred, others
+    to sd 0.5: the programs do it from ``binary``).  Binomial rows p(successes,
+    trials) are expanded to one 0/1 row per trial (the programs take 0/1 rows)."""
+    priors = scaled_priors(prior_scale)
+    d = user_design(data, text, dropna, "separation")
+    x, y = bernoulli_rows(d)
+    names, rows = d.common_names, ["Intercept", *d.common_names]
+    binary = [bool(np.isin(col, (0, 1)).all()) for col in x.T]
+    X = sm.add_constant(x, has_constant="add")
+    programs.compile_all(PROGRAMS, quiet=opts.quiet)
+    ml = ml_fits(y, X, rows)
+    path = ml_path(y, X, rows)
+    growth = se_growth(path, rows)
+    sep = separation_check(x, y, rows)
+    separated = bool((sep != 0).any())
+    firth_estimates = firth_fit(y.astype(float), X, rows)
+    coords = {"input": names, "row": np.arange(len(y))}
+    dims = {"beta": ["input"], "beta_z": ["input"], "y": ["row"]}
+    zero, one = np.zeros(len(names)), np.ones(len(names))
+    fits = {}
+    for name, spec in [(FLAT, None), *priors.items()]:
+        program = "logistic_flat" if spec is None else "logistic_weakly_informative"
+        f = sample(program, program_data(x, y, binary, spec), opts, main=PARAMS,
+                   observed={"y": y}, coords=coords, dims=dict(dims))
+        fits[name] = term_scale(f, names, zero, one, opts.quick)
+    say(opts, "posterior modes (L-BFGS)")
+    modes = {name: mode_of(program_data(x, y, binary, spec), name, rows, opts)
+             for name, spec in priors.items()}
+    tables = {name: f.table() for name, f in fits.items()}
+    problems = {k: f.problems for k, f in fits.items()}
+    text_answer = formula_answer(sep, ml, growth, tables, problems, list(priors))
+    if d.dropped_rows:
+        text_answer += (f" {d.dropped_rows} row(s) with empty cells were dropped "
+                        f"(--dropna) before fitting.")
+    if not opts.quiet:
+        print_summary(tables)
+    scaling_table = pd.DataFrame({"centre": x.mean(axis=0), "scale": [
+        1.0 if b else 2 * c.std(ddof=1) for b, c in zip(binary, x.T)],
+        "binary": binary}, index=names)
+    flat_expected = separated and bool(problems[FLAT])
+    return Results(
+        "separation", TITLE, opts, fits,
+        tables={"separation": sep.to_frame("separating direction"),
+                "scaling": scaling_table, "mle": ml["table"], "mle_path": path,
+                "se_growth": growth.to_frame("se growth per IRLS iteration"),
+                "posterior": pd.concat(tables, names=["fit", "parameter"]),
+                "modes": pd.DataFrame(modes), "firth": firth_estimates.to_frame("Firth"),
+                "side_by_side": side_by_side(ml["table"], tables, modes, firth_estimates),
+                "efficiency": efficiency_table(fits),
+                "priors": priors_table(priors, names, prior_scale)},
+        answer=text_answer,
+        problems=[f"{k}: {p}" for k, f in fits.items()
+                  if k != FLAT or not flat_expected for p in f.problems],
+        expected=[f"{FLAT} (the outcomes are separated: the posterior is improper): {p}"
+                  for p in fits[FLAT].problems] if flat_expected else [],
+        extras={"formula": text, "design": d, "rows": rows, "priors": list(priors),
+                "separated": separated, "glm_warnings": ml["glm_warnings"],
+                "logit_warnings": ml["logit_warnings"],
+                "glm_iterations": ml["glm_iterations"], "bernoulli_rows": len(y),
+                "ones": int(y.sum())})
+
+
+def formula_answer(sep: pd.Series, ml: dict, growth: pd.Series,
+                   tables: dict[str, pd.DataFrame], problems: dict[str, list[str]],
+                   priors: list[str]) -> str:
+    """The answer paragraph for a user's data, every claim computed from the
+    numbers passed in: :func:`separation_check`, :func:`ml_fits`, :func:`se_growth`,
+    each fit's posterior table and failed diagnostics (FLAT and ``priors``)."""
+    glm = ml["table"]
+    infinite = [r for r, v in sep.items() if v != 0]
+    runs_off = growth[growth > DIVERGING_GROWTH]
+    parts = []
+    if infinite:
+        parts.append(
+            "The outcomes are separated: a linear programme (Konis 2007) finds a "
+            f"direction in {_names(infinite)} that predicts every outcome without error, "
+            "so the likelihood keeps rising along it and the maximum-likelihood estimate "
+            "is infinite.")
+    else:
+        parts.append("The outcomes are not separated: a linear programme (Konis 2007) "
+                     "finds no direction that predicts them all, so the maximum-"
+                     "likelihood estimate is finite.")
+    if len(runs_off):
+        worst = runs_off.idxmax()
+        parts.append(
+            f"Maximum likelihood {'shows it' if infinite else 'still runs off'}: "
+            f"statsmodels' GLM stops after {ml['glm_iterations']} IRLS iterations at "
+            f"{worst} = {glm.loc[worst, 'GLM (IRLS) estimate']:.1f} with standard error "
+            f"{glm.loc[worst, 'GLM se']:,.0f} and {_warned(ml['glm_warnings'])}, and each "
+            f"further IRLS iteration multiplies that standard error by "
+            f"{growth[worst]:.2f}.")
+    else:
+        parts.append(f"Maximum likelihood converges (statsmodels' GLM, "
+                     f"{ml['glm_iterations']} IRLS iterations; standard errors stop "
+                     f"growing).")
+    flat = tables[FLAT]
+    if problems[FLAT]:
+        worst = flat["r_hat"].idxmax()
+        parts.append(
+            f"With flat priors Stan fails (kept as the failing case; its diagnostics "
+            f"fail on purpose): the draws of {worst} have median {flat.loc[worst, '50%']:,.1f}"
+            f", R-hat {flat.loc[worst, 'r_hat']:.2f} and bulk ESS "
+            f"{flat.loc[worst, 'ess_bulk']:.0f}." if infinite else
+            "The flat-prior fit failed its diagnostics (listed below), so its estimates "
+            "are not given: run longer chains and check again.")
+    elif infinite:
+        parts.append("The flat-prior fit passed its diagnostics, but with separated data "
+                     "its posterior is improper: this run was too short to show the "
+                     "drift, and its draws estimate nothing.")
+    else:
+        moved = _moved(flat, glm)
+        parts.append(f"With flat priors the posterior medians are within {moved:.2f} "
+                     f"maximum-likelihood standard errors of the estimates.")
+    ok = [k for k in priors if not problems[k]]
+    bad = [k for k in priors if problems[k]]
+    if ok and infinite:
+        parts.append("The weakly informative prior of Gelman et al. (2008) gives finite "
+                     "estimates: posterior median " + "; ".join(
+                         f"of {r} {tables[k].loc[r, '50%']:.2f} (95% interval "
+                         f"{tables[k].loc[r, '2.5%']:.2f} to {tables[k].loc[r, '97.5%']:.2f})"
+                         f" under {k}" for r in infinite for k in ok) + ".")
+    elif ok:
+        parts.append("Under the weakly informative priors of Gelman et al. (2008) the "
+                     "posterior medians are within " + " and ".join(
+                         f"{_moved(tables[k], glm):.2f} (under {k})" for k in ok)
+                     + " maximum-likelihood standard errors of the estimates.")
+    if bad:
+        parts.append(f"Sampler diagnostics failed for the {' and '.join(bad)} "
+                     f"fit{'s' if len(bad) > 1 else ''} (listed below), so "
+                     f"{'their' if len(bad) > 1 else 'its'} estimates are not given here."
+                     " Run longer chains (raise --iter-warmup and --iter-sampling) and "
+                     "check again.")
+    return " ".join(parts)
+
+
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _moved(table: pd.DataFrame, glm: pd.DataFrame) -> float:
+    return float(((table["50%"] - glm["GLM (IRLS) estimate"]) / glm["GLM se"]).abs().max())
+
+
+def render_formula(r: Results, rep: report.Report) -> None:
+    """The report for a user's data: data and separation check, priors, model,
+    maximum likelihood, the flat-prior fit, the weakly informative fits, side by
+    side, efficiency (the endometrial paper's numbers and the NV profile are left
+    out)."""
+    fits, x, d = r.fits, r.extras, r.extras["design"]
+    rows, priors = x["rows"], x["priors"]
+    tables = {name: f.table() for name, f in fits.items()}
+    stats_digits = {"r_hat": 3, "ess_bulk": 0, "ess_tail": 0, "mcse_mean": 3}
+    sep = r.table("separation")["separating direction"]
+    rep.section("Data", report.para(
+        f"Source: {Path(d.source).name or d.source}; formula {x['formula']}. "
+        f"{len(d.y)} data row(s) used"
+        + (f" ({d.dropped_rows} row(s) with empty cells dropped, --dropna)"
+           if d.dropped_rows else "")
+        + (f", expanded to {x['bernoulli_rows']} 0/1 rows (one per trial)"
+           if x["bernoulli_rows"] != len(d.y) else "")
+        + f"; {x['ones']} of {x['bernoulli_rows']} outcomes are 1. "
+        + ("Separation check (Konis 2007 linear programme): the outcomes are separated "
+           "along the direction below (0: not involved), so maximum likelihood has no "
+           "finite estimate." if x["separated"] else
+           "Separation check (Konis 2007 linear programme): no separating direction; "
+           "the maximum-likelihood estimate is finite.")),
+        report.table(r.table("separation"), 3) if x["separated"] else "")
+    rep.section("Priors", report.para(
+        "The example's default is the weakly informative prior of Gelman et al. (2008) "
+        "on inputs shifted and scaled by the programs (binary inputs centred, others "
+        "centred and scaled to sd 0.5), with its Student-t(7) alternative and the "
+        "flat-prior failing case:"), report.table(r.table("priors"), 3, index=False))
+    rep.section("Model", report.para(
+        "Two programs that differ only in the prior, on the same shifted and scaled "
+        "inputs, coefficients reported on the scale of your columns. Their own "
+        "descriptions:"), report.models(fits.values()), report.table(r.table("scaling"), 3))
+    rep.section("1. Maximum likelihood", report.table(r.table("mle"), 3),
+        report.para("Warnings raised by statsmodels' GLM (IRLS): "
+                    + ("; ".join(x["glm_warnings"]) or
+                       f"none ({x['glm_iterations']} iterations)") + "."),
+        report.para("Warnings raised by statsmodels' Logit (Newton): "
+                    + ("; ".join(x["logit_warnings"]) or "none") + "."),
+        report.para("IRLS stopped after a fixed number of iterations (Lesaffre and "
+                    "Albert 1989): a standard error that keeps growing marks an infinite "
+                    "estimate."),
+        report.table(r.table("mle_path"), 3, index=False),
+        report.table(r.table("se_growth"), 3))
+    flat = fits[FLAT]
+    worst = tables[FLAT]["r_hat"].idxmax()
+    rep.section("2. FAILING CASE: flat priors in Stan" if x["separated"] else
+                "2. Flat priors in Stan", report.para(
+        ("The outcomes are separated, so with a flat prior the posterior is as improper "
+         "as the likelihood is unbounded. " if x["separated"] else
+         "The outcomes are not separated, so the flat-prior posterior is proper here. ")
+        + f"Sampler diagnostics: {'; '.join(flat.problems) or 'none failed'}.",
+        "problems" if flat.problems else None),
+        report.table(tables[FLAT], stats_digits),
+        report.figure(report.trace_figure(flat.idata, [worst], f"Flat prior: draws of "
+                                          f"{worst} (largest R-hat)"), "flat prior trace"))
+    rep.section("3. Weakly informative priors (Gelman et al. 2008)", *[
+        f"<h3>{report.esc(name)}</h3>" + report.table(tables[name], stats_digits)
+        for name in priors],
+        report.para(
+            "Under a Cauchy prior and separation the posterior of a separated coefficient "
+            "is proper but its tail is the prior's Cauchy tail, so its mean does not exist "
+            "(Ghosh, Li and Mitra 2018): read its median and interval, not 'mean' and "
+            "'mcse_mean'. The Student-t(7) prior has lighter tails and a finite mean."
+            if x["separated"] else
+            "No separation: the priors matter little where the data are informative.",
+            "note"),
+        report.figure(report.density_figure({k: fits[k] for k in priors}, rows,
+                                            "Weakly informative posteriors",
+                                            figsize=(10, 3.5 * (-(-len(rows) // 4)))),
+                      "weakly informative posteriors"))
+    rep.section("Side by side", report.table(r.table("side_by_side")), report.para(
+        "Posterior mode: the maximum of the posterior density found by L-BFGS in "
+        "CmdStan, the point estimate R's bayesglm reports. Firth: the Jeffreys-prior "
+        "penalized likelihood (Firth 1993; Heinze and Schemper 2002), maximised here "
+        "with scipy; finite under separation.", "note"))
+    rep.section("Sampling efficiency", report.table(
+        r.table("efficiency"), {"compile (s)": 1, "sampling (s)": 1, "min bulk ESS": 0,
+                                "min bulk ESS / s": 1, "step size": 3,
+                                "leapfrog steps per draw": 0}))
+
+
 def print_summary(tables: dict[str, pd.DataFrame]) -> None:
     for name, t in tables.items():
         print(f"{name}:\n{t[['50%', '2.5%', '97.5%', 'r_hat', 'ess_bulk']].round(3)}")
@@ -436,7 +776,10 @@ def print_summary(tables: dict[str, pd.DataFrame]) -> None:
 
 def render(r: Results, rep: report.Report) -> None:
     """The report's sections: data, model, maximum likelihood, the failing case, the
-    weakly informative fits, side by side, what the prior did, efficiency."""
+    weakly informative fits, side by side, what the prior did, efficiency (for a
+    formula, :func:`render_formula`)."""
+    if "formula" in r.extras:
+        return render_formula(r, rep)
     frame, fits, x = r.data["endometrial"], r.fits, r.extras
     n, cells, glm = x["numbers"], x["cells"], r.table("mle")
     tables = {name: f.table(PARAMS) for name, f in fits.items()}
@@ -706,7 +1049,9 @@ def _warned(caught: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     def extend(p):
-        p.add_argument("--data", default=DATA, help="endometrial CSV (default: %(default)s)")
+        p.add_argument("--data", default=DATA, help="endometrial CSV, or with --formula "
+                       "your own data (default: %(default)s)")
+        cli.add_formula_options(p)
     return cli.main(sys.modules[__name__], __doc__.splitlines()[0], argv, extend,
                     DEFAULTS)
 

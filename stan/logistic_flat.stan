@@ -21,6 +21,8 @@
 //   y_rep[i] ~ Bernoulli(logit^-1(alpha_z + Z_i beta_z)).
 // Data: Heinze & Schemper (2002) endometrial cancer grade, 79 patients
 //   (data/endometrial.csv, from the R package brglm2); X = (NV, PI, EH).
+//   With --formula (a user's data): any 0/1 rows, X the formula's common
+//   terms, binary[k] = 1 for the columns holding only 0 and 1.
 functions {
 #include standardise.stanfunctions
 }

@@ -17,6 +17,8 @@
 //   pointwise = 1 writes log_lik (for LOO) and y_rep (replicated data).
 // Data: Crowder (1978) Orobanche seed germination (BUGS Examples Vol. 1
 //   "Seeds", data/seeds.csv), one Bernoulli row per seed.
+//   With --formula (a user's data): any 0/1 rows, X the formula's common
+//   terms standardised by the driver (pystan_models/probit.py).
 data {
   int<lower=0> N;                      // rows (seeds)
   int<lower=1> K;                      // predictors (no intercept column)

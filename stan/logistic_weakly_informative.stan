@@ -23,6 +23,8 @@
 //   pointwise = 1 writes log_lik (for LOO) and y_rep (replicated data).
 // Data: Heinze & Schemper (2002) endometrial cancer grade, 79 patients
 //   (data/endometrial.csv, from the R package brglm2); X = (NV, PI, EH).
+//   With --formula (a user's data): any 0/1 rows, X the formula's common
+//   terms, binary[k] = 1 for the columns holding only 0 and 1.
 functions {
 #include standardise.stanfunctions
 }

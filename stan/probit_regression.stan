@@ -21,6 +21,8 @@
 // Data: Crowder (1978) Orobanche seed germination (BUGS Examples Vol. 1
 //   "Seeds", data/seeds.csv), one Bernoulli row per seed; the columns of X
 //   are seed type, root extract and their product.
+//   With --formula (a user's data): any 0/1 rows, X the formula's common
+//   terms standardised by the driver (pystan_models/probit.py).
 data {
   int<lower=0> N;                      // rows (seeds)
   int<lower=1> K;                      // predictors (no intercept column)
