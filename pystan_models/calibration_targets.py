@@ -117,7 +117,7 @@ def _simulate_beetles(rng, link):
     killed = rng.binomial(frame.exposed.to_numpy(), p)
     data = beetles.stan_data(frame.assign(killed=killed), prior_sd=BEETLES_PRIOR_SD,
                              pointwise=False)
-    return {"alpha_c": alpha_c, "beta": beta}, data
+    return {"alpha_c": alpha_c, "beta[1]": beta}, data
 
 
 def simulate_beetles_logit(rng):
@@ -479,11 +479,11 @@ TARGETS = {
     "varying_intercept_logistic": Target(
         "varying_intercept_logistic", ["mu", "tau", "beta[1]"], simulate_varying_logistic,
         "The benchmark's model on 600 simulated rows in 20 groups."),
-    "beetles_logit": Target("beetles_logit", ["alpha_c", "beta"], simulate_beetles_logit,
+    "beetles_logit": Target("beetles_logit", ["alpha_c", "beta[1]"], simulate_beetles_logit,
                             BEETLES_NOTE),
-    "beetles_probit": Target("beetles_probit", ["alpha_c", "beta"], simulate_beetles_probit,
+    "beetles_probit": Target("beetles_probit", ["alpha_c", "beta[1]"], simulate_beetles_probit,
                              BEETLES_NOTE),
-    "beetles_cloglog": Target("beetles_cloglog", ["alpha_c", "beta"],
+    "beetles_cloglog": Target("beetles_cloglog", ["alpha_c", "beta[1]"],
                               simulate_beetles_cloglog, BEETLES_NOTE),
     "counts_poisson": Target(
         "counts_poisson", ["alpha_c", "beta_std[1]", "beta_std[2]", "beta_std[3]"],

@@ -14,6 +14,7 @@ p(tau | y) computed by one-dimensional quadrature (BDA3 eq. 5.21).
     from pystan_models import schools
     r = schools.analyse()                          # the BDA3 data, default options
     r = schools.analyse(frame, cauchy_scale=2.5, chains=4, seed=1)
+    r = schools.analyse("trials.csv", estimate="effect", se="se", label="study")
     r.fits["half_cauchy"].idata                    # xarray.DataTree (ArviZ 1.x)
     r.table("sensitivity"), r.answer               # tables by name, the answer
     r.write_report("schools.html")
@@ -33,6 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from . import cli, programs, report
+from . import data as datasets
 from .data import FRAME, Column, check_rows, data_file, prepare
 from .errors import DataError, PystanModelsError
 from .fitting import Fit, RunOptions, bfmi, efficiency_table, run_options, sample, say
@@ -54,6 +56,10 @@ PROPER = ["uniform", "inv_chi2", "half_cauchy"]
 # above the default 0.8 so the long right tail of tau is traversed with small
 # enough steps (no divergences in the non-centered program).
 ADAPT_DELTA = 0.95
+# How the report names things for data other than the eight schools (the notes'
+# SAT-V points and schools are the defaults of the functions that take these).
+USER_WORDS = {"units": "(in the estimates' units)", "group": "group"}
+FIGURE_WORDS = {"units": "estimates' units", "group": "group"}
 # the programs this example fits (compiled together when the cache lacks them)
 PROGRAMS = ("schools_noncentered", "schools_centered")
 DEFAULTS = RunOptions()
@@ -121,6 +127,51 @@ def load(data=DATA) -> pd.DataFrame:
     """The validated frame: ``data`` is a CSV path (default: BDA3 Table 5.2) or a
     DataFrame with columns school (unique names), effect, se (> 0)."""
     return prepare(data, DATA, COLUMNS, _check)
+
+
+def columns_frame(data, estimate: str, se: str, label: str | None = None
+                  ) -> pd.DataFrame:
+    """A user's table (None: the bundled file) as the frame this example fits: the
+    ``estimate`` column as effect, ``se`` (its known standard error, > 0) as se and
+    ``label`` (default: the row numbers 1..J) as school.  Every error names the
+    user's column and row."""
+    frame = datasets.read_table(DATA if data is None else data)
+    source = frame.attrs["source"]
+    named = {"--estimate": estimate, "--se": se, "--label": label}
+    missing = [f"{opt} {col!r}" for opt, col in named.items()
+               if col is not None and col not in frame.columns]
+    if missing:
+        raise DataError(f"{source}: no column(s) {', '.join(missing)}; the columns "
+                        f"are {', '.join(map(repr, frame.columns))}")
+    if estimate == se:
+        raise DataError(f"{source}: --estimate and --se name the same column "
+                        f"{se!r}; the standard errors need their own column")
+    out = pd.DataFrame(index=frame.index)
+    for col, name in ((estimate, "effect"), (se, "se")):
+        raw = frame[col]
+        text = raw if pd.api.types.is_numeric_dtype(raw) else raw.astype(str).str.strip()
+        values = pd.to_numeric(text, errors="coerce").astype(float)
+        check_rows(source, frame, col, ~np.isfinite(values),
+                   "is not a finite number (NaN, blank or text)")
+        out[name] = values
+    check_rows(source, frame, se, out.se <= 0,
+               "must be positive (a standard error)")
+    if label is None:
+        out.insert(0, "school", [str(i) for i in range(1, len(frame) + 1)])
+    else:
+        names = frame[label].astype("string").fillna("").str.strip().astype(str)
+        check_rows(source, frame, label, names == "", "is empty (a label is needed "
+                   "for every row)")
+        check_rows(source, frame, label, names.duplicated(),
+                   "listed twice (one row per label)")
+        out.insert(0, "school", names)
+    if len(out) < 3:
+        raise DataError(f"{source}: {len(out)} row(s); the one-way random-effects "
+                        "model needs at least 3 estimates (with a uniform prior on "
+                        "tau the posterior is improper for fewer)")
+    out.attrs.update(source=source, columns={"estimate": estimate, "se": se,
+                                             "label": label})
+    return out
 
 
 def stan_data(frame: pd.DataFrame, prior: str = "uniform", hyper: Hyper = Hyper(), *,
@@ -318,7 +369,8 @@ def side_by_side(tables: dict[str, pd.DataFrame], labels: dict[str, str]) -> pd.
     return pd.DataFrame(out, index=first.index)
 
 
-def sensitivity_sentence(tables: dict[str, pd.DataFrame], labels: dict[str, str]) -> str:
+def sensitivity_sentence(tables: dict[str, pd.DataFrame], labels: dict[str, str],
+                         units: str = "SAT points", group: str = "school") -> str:
     med = {k: t.loc["tau", "50%"] for k, t in tables.items()}
     hi = {k: t.loc["tau", "97.5%"] for k, t in tables.items()}
     mu = {k: t.loc["mu", "mean"] for k, t in tables.items()}
@@ -330,33 +382,36 @@ def sensitivity_sentence(tables: dict[str, pd.DataFrame], labels: dict[str, str]
     mu_word = ("barely moves" if mu_shift < 0.25 * mu_sd else
                "moves less than half its posterior sd" if mu_shift < 0.5 * mu_sd else
                "also moves appreciably")
-    return (f"The between-school sd tau is {degree} sensitive to its hyperprior: its "
+    return (f"The between-{group} sd tau is {degree} sensitive to its hyperprior: its "
             f"posterior median ranges from {med[lo_k]:.1f} ({labels[lo_k]}) to "
             f"{med[hi_k]:.1f} ({labels[hi_k]}), "
             f"a factor of {ratio:.1f}, and its 97.5% quantile from {min(hi.values()):.1f} "
-            f"to {max(hi.values()):.1f} SAT points. The posterior mean of mu {mu_word} "
+            f"to {max(hi.values()):.1f} {units}. The posterior mean of mu {mu_word} "
             f"({min(mu.values()):.1f} to {max(mu.values()):.1f}; its posterior sd is at "
             f"least {mu_sd:.1f})." + (
-                " A few noisy estimates say little about the spread between schools, so "
-                "the prior on tau decides how much the school effects are pooled."
+                f" {'A few' if group == 'school' else 'These'} noisy estimates say "
+                f"little about the spread between {group}s, "
+                f"so the prior on tau decides how much the {group} effects are pooled."
                 if degree != "hardly" else ""))
 
 
 # -- figures -------------------------------------------------------------------
 
-def forest_figure(fits: dict[str, Fit], labels: dict[str, str]):
+def forest_figure(fits: dict[str, Fit], labels: dict[str, str],
+                  units: str = "SAT-V points"):
     fig = report.forest_figure(
         {labels[k]: f for k, f in fits.items()}, PARAMS,
         "Posterior medians (dots), central 50% (thick) and 95% intervals (thin)\n"
         "under each hyperprior (non-centered fits)")
-    fig.axes[-1].set_xlabel("SAT-V points")
+    fig.axes[-1].set_xlabel(units)
     return fig
 
 
-def tau_density(frame: pd.DataFrame, hyper: Hyper) -> pd.DataFrame:
-    """The exact posterior density of tau on (0, 30] and the prior's (each scaled to
-    area 1 there), per proper prior: the curves of the tau figure."""
-    grid = np.linspace(0.01, 30, 600)
+def tau_density(frame: pd.DataFrame, hyper: Hyper, upper: float = 30.0
+                ) -> pd.DataFrame:
+    """The exact posterior density of tau on (0, upper] and the prior's (each scaled
+    to area 1 there), per proper prior: the curves of the tau figure."""
+    grid = np.linspace(upper / 3000, upper, 600)
     out = {"tau": grid}
     logm = log_marginal_tau(frame, grid, hyper)[0]
     for prior in PROPER:
@@ -368,13 +423,16 @@ def tau_density(frame: pd.DataFrame, hyper: Hyper) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def tau_figure(fits: dict[str, Fit], labels, density: pd.DataFrame):
+def tau_figure(fits: dict[str, Fit], labels, density: pd.DataFrame,
+               units: str = "SAT-V points", group: str = "school"):
     fig, ax = plt.subplots(figsize=(9, 4.5))
     grid = density["tau"]
+    upper = float(grid.max())
     handles = []
     for (prior, f), colour in zip(fits.items(), ["C0", "C1", "C2"]):
         draws = f.idata.posterior["tau"].values.ravel()
-        ax.hist(draws[draws < 30], bins=90, range=(0, 30), density=True, alpha=0.25,
+        ax.hist(draws[draws < upper], bins=90, range=(0, upper), density=True,
+                alpha=0.25,
                 color=colour)
         handles += ax.plot(grid, density[f"posterior {prior}"], color=colour, lw=1.5,
                            label=labels[prior])
@@ -386,16 +444,19 @@ def tau_figure(fits: dict[str, Fit], labels, density: pd.DataFrame):
                 plt.Line2D([], [], color="grey", lw=1.5,
                            label="line: exact posterior (quadrature)"),
                 plt.Line2D([], [], color="grey", ls=(0, (2, 2)), lw=2.5,
-                           label="dashed: prior (scaled to area 1 on (0, 30))")]
-    ax.set(xlim=(0, 30), xlabel="tau: between-school sd (SAT-V points)",
+                           label=f"dashed: prior (scaled to area 1 on (0, "
+                                 f"{upper:g}))")]
+    ax.set(xlim=(0, upper), xlabel=f"tau: between-{group} sd ({units})",
            ylabel="density", title="Marginal posterior of tau under each hyperprior")
     ax.legend(handles=handles, fontsize=8)
     return fig
 
 
-def shrinkage_figure(frame, tables: dict[str, pd.DataFrame], labels):
+def shrinkage_figure(frame, tables: dict[str, pd.DataFrame], labels,
+                     units: str = "SAT-V points", group: str = "school",
+                     pad: float = 5.0):
     fig, ax = plt.subplots(figsize=(8, 6))
-    lim = (frame.effect.min() - 5, frame.effect.max() + 5)
+    lim = (frame.effect.min() - pad, frame.effect.max() + pad)
     ax.plot(lim, lim, color="grey", lw=1, label="no pooling: theta_j = y_j")
     ax.scatter(frame.effect, frame.effect, facecolors="none", edgecolors="k", zorder=3,
                label="raw estimate y_j")
@@ -410,15 +471,16 @@ def shrinkage_figure(frame, tables: dict[str, pd.DataFrame], labels):
         ax.scatter(frame.effect, theta, color=colour, marker=marker, zorder=3,
                    label=f"posterior mean of theta_j: {labels[prior]}")
         ax.axhline(tables[prior].loc["mu", "mean"], color=colour, ls=":", lw=1)
-    ax.set(xlim=lim, xlabel="raw estimate y_j (SAT-V points)",
-           ylabel="estimate of the school effect (SAT-V points)",
+    ax.set(xlim=lim, xlabel=f"raw estimate y_j ({units})",
+           ylabel=f"estimate of the {group} effect ({units})",
            title="Shrinkage: each raw estimate y_j and its posterior mean theta_j\n"
                  "(dotted: posterior mean of mu, i.e. complete pooling)")
     ax.legend(fontsize=8, loc="upper left")
     return fig
 
 
-def funnel_figure(centered: Fit, noncentered: Fit, label: str, delta: float):
+def funnel_figure(centered: Fit, noncentered: Fit, label: str, delta: float,
+                  units: str = "SAT-V points", group: str = "school"):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     school = centered.idata.posterior["school"].values[0]
     for ax, (name, f) in zip(axes, [("centered", centered), ("non-centered", noncentered)]):
@@ -429,10 +491,10 @@ def funnel_figure(centered: Fit, noncentered: Fit, label: str, delta: float):
                    label="draws")
         ax.scatter(theta1[div], tau[div], s=14, color="red",
                    label=f"divergent ({div.sum()})")
-        ax.set(yscale="log", xlabel=f"theta_1, school {school} (SAT-V points)",
+        ax.set(yscale="log", xlabel=f"theta_1, {group} {school} ({units})",
                title=f"{name} ({f.program}.stan)")
         ax.legend(loc="lower right", fontsize=8)
-    axes[0].set_ylabel("tau (log scale, SAT-V points)")
+    axes[0].set_ylabel(f"tau (log scale, {units})")
     fig.suptitle(f"The funnel: tau against theta_1, prior {label}, "
                  f"adapt_delta {delta:g}", y=1.02)
     return fig
@@ -511,14 +573,17 @@ def unlabelled(r: Results) -> Fits:
                 r.fits[where["posteriordb"]] if where["posteriordb"] else None)
 
 
-def analyse(data=None, *, nu: float = Hyper.nu, s: float = Hyper.s,
+def analyse(data=None, *, estimate: str | None = None, se: str | None = None,
+            label: str | None = None, nu: float = Hyper.nu, s: float = Hyper.s,
             cauchy_scale: float = Hyper.cauchy_scale, mu_sd: float | None = Hyper.mu_sd,
             adapt_delta: float = ADAPT_DELTA, **run) -> Results:
     """Fit the one-way random-effects model to ``data`` under each hyperprior on tau,
     check every proper case against exact quadrature, and compare parameterizations.
 
     ``data``: None (the BDA3 eight schools), a CSV path or a DataFrame with columns
-    school, effect, se.  Hyperprior options: tau^2 ~ Inv-chi^2(``nu``, ``s``^2),
+    school, effect, se; or, with ``estimate`` and ``se`` naming a table's columns
+    (and ``label`` its row labels, default row numbers), any table.  Hyperprior
+    options: tau^2 ~ Inv-chi^2(``nu``, ``s``^2),
     tau ~ half-Cauchy(0, ``cauchy_scale``), mu ~ N(0, ``mu_sd``^2) (None: p(mu)
     flat, as in the notes); ``adapt_delta``: NUTS target acceptance rate of the
     fits the answer rests on.  ``run``: chains, iter_warmup, iter_sampling, seed,
@@ -532,11 +597,20 @@ def analyse(data=None, *, nu: float = Hyper.nu, s: float = Hyper.s,
     """
     hyper = check_options(nu, s, cauchy_scale, mu_sd, adapt_delta)
     opts = run_options(DEFAULTS, run)
-    frame = load(data)
+    if estimate is None and se is None and label is None:
+        frame = load(data)
+    elif estimate is None or se is None:
+        raise PystanModelsError("--estimate and --se go together (and --label needs "
+                                "them): name the columns of the estimates and of "
+                                "their standard errors")
+    else:
+        frame = columns_frame(data, estimate, se, label)
     programs.compile_all(PROGRAMS, quiet=opts.quiet)   # at once, up to a core each
     delta = adapt_delta
     labels = {p: prior_label(p, hyper) for p in PRIORS}
     fits = fit_all(frame, opts, hyper, delta)
+    bda = fits.posteriordb is not None
+    words = {} if bda else USER_WORDS
 
     tables = {p: f.table(PARAMS) for p, f in fits.main.items()}
     exact = {p: quadrature(frame, p, hyper) for p in PROPER}
@@ -545,7 +619,7 @@ def analyse(data=None, *, nu: float = Hyper.nu, s: float = Hyper.s,
     answer, sentence = answer_text(
         tables, exact, {p: f.problems for p, f in fits.main.items()}, labels, delta,
         {par: sum(div[(p, par, delta)] for p in PROPER)
-         for par in ("non-centered", "centered")}, runaway)
+         for par in ("non-centered", "centered")}, runaway, words)
     if not opts.quiet:
         print_summary(tables)
 
@@ -574,14 +648,49 @@ def analyse(data=None, *, nu: float = Hyper.nu, s: float = Hyper.s,
     # failures are shown in their own sections (the improper ones listed as expected).
     expected = [f"flat prior on log tau, {k} (improper): {msg}"
                 for k, f in fits.improper.items() for msg in f.problems]
+    title = TITLE if bda else ("One-way random effects with known standard errors: "
+                               "how much does the hyperprior on tau matter?")
     return Results(
-        "schools", TITLE, opts, named, out, answer, problems, expected,
+        "schools", title, opts, named, out, answer, problems, expected,
         data={"schools": frame},
         extras={"where": where, "bundled": fits.posteriordb is not None, "hyper": hyper,
                 "adapt_delta": delta, "labels": labels, "sentence": sentence,
                 "runaway": runaway,
-                "tau_density": tau_density(frame, hyper),
+                "tau_density": tau_density(frame, hyper, tau_upper(frame, bda)),
+                "priors": None if bda else priors_table(hyper),
                 "improper_density": improper_density(frame, hyper)})
+
+
+def table_names(frame: pd.DataFrame) -> dict[str, str]:
+    """The data table's column headers: the notes' or the user's column names."""
+    cols = frame.attrs.get("columns") or {"estimate": "effect", "se": "se",
+                                          "label": "school"}
+    return {"school": cols["label"] or "row", "effect": f"y_j ({cols['estimate']})",
+            "se": f"sigma_j ({cols['se']})"}
+
+
+def tau_upper(frame: pd.DataFrame, bda: bool) -> float:
+    """The upper end of the tau figure: 30 SAT points for the eight schools; for
+    other data the spread of the estimates plus the largest standard error (tau
+    far beyond it is ruled out by any such data)."""
+    if bda:
+        return 30.0
+    return float(np.ptp(frame.effect.to_numpy()) + frame.se.max())
+
+
+def priors_table(hyper: Hyper) -> pd.DataFrame:
+    """The priors of a user's data run: parameter, prior, scale, where it is set."""
+    mu = (("flat (improper; proper posterior)", np.nan) if hyper.mu_sd is None
+          else (f"normal(0, {hyper.mu_sd:g})", hyper.mu_sd))
+    rows = [("mu", *mu, "--mu-sd (default: flat, as in the notes)"),
+            ("tau", "uniform on (0, inf)", np.nan, "hyperprior 1 (fixed)"),
+            ("tau^2", f"Inv-chi^2({hyper.nu:g}, {hyper.s:g}^2)", hyper.s,
+             "--nu, --s (defaults 2, 1: the notes' values)"),
+            ("tau", f"half-Cauchy(0, {hyper.cauchy_scale:g})", hyper.cauchy_scale,
+             "--cauchy-scale (default 5: the notes' value)"),
+            ("tau", "uniform on log tau (improper)", np.nan,
+             "hyperprior 4: shown failing")]
+    return pd.DataFrame(rows, columns=["parameter", "prior", "scale", "set by"])
 
 
 def render(r: Results, rep: report.Report) -> None:
@@ -590,9 +699,12 @@ def render(r: Results, rep: report.Report) -> None:
     hyper, delta, labels = r.extras["hyper"], r.extras["adapt_delta"], r.extras["labels"]
     tables = {p: f.table(PARAMS) for p, f in fits.main.items()}
     bda = r.extras["bundled"]
+    words = {} if bda else USER_WORDS
+    fig_words = {} if bda else FIGURE_WORDS
+    columns = bool(frame.attrs.get("columns")) and not bda   # a user's own table
+    units = "SAT-V points" if bda else "the estimates' units"
     rep.section("Data", report.para(data_text(frame, frame.attrs.get("source", ""), bda)),
-                report.table(frame.rename(columns={"effect": "y_j (effect)",
-                                                   "se": "sigma_j (se)"}),
+                report.table(frame.rename(columns=table_names(frame)),
                              0 if bda else 2, index=False))
     mu_prior = ("p(mu) ∝ 1 (flat, as in the notes)" if hyper.mu_sd is None
                 else f"mu ~ N(0, {hyper.mu_sd:g}^2)")
@@ -605,26 +717,37 @@ def render(r: Results, rep: report.Report) -> None:
         f"{delta:g} (Stan's default is 0.8)." + noncentered_at_default(fits.variants, delta)
         + " The programs' own descriptions:"),
         report.models([fits.main["uniform"], fits.variants[("uniform", "centered", delta)]]))
+    if r.extras.get("priors") is not None:
+        rep.section("Priors", report.para(
+            "The hyperpriors compared, with the notes' default scales unless an option "
+            "set them; every scale is in the estimates' units, so choose the options "
+            "for your data's scale."), report.table(r.extras["priors"], 2, index=False))
     rep.section("Sensitivity of the posterior to the hyperprior",
                 report.para(r.extras["sentence"], "answer"), report.para(
         "Posterior summaries under each proper hyperprior, from the NON-CENTERED program "
-        f"(adapt_delta {delta:g}), in SAT-V points."),
+        f"(adapt_delta {delta:g}), in {units}."),
         report.table(r.table("sensitivity")),
-        report.figure(forest_figure(fits.main, labels), "forest plot by prior"),
-        report.figure(tau_figure(fits.main, labels, r.extras["tau_density"]),
+        report.figure(forest_figure(fits.main, labels, **(
+            {"units": fig_words["units"]} if fig_words else {})), "forest plot by prior"),
+        report.figure(tau_figure(fits.main, labels, r.extras["tau_density"],
+                                 **fig_words),
                       "posterior of tau by prior"))
     rep.section("Shrinkage", report.para(
-        "Each school's raw estimate against its posterior mean. The smaller a prior lets "
+        f"Each {words.get('group', 'school')}'s raw estimate against its posterior "
+        "mean. The smaller a prior lets "
         "tau be, the flatter the points lie, pulled towards the common mean mu "
         "(dotted lines)."),
-        report.figure(shrinkage_figure(frame, tables, labels), "shrinkage plot"))
-    rep.section("Check against exact quadrature and posteriordb", report.para(
+        report.figure(shrinkage_figure(frame, tables, labels, **fig_words, **(
+            {} if bda else {"pad": 0.1 * np.ptp(frame.effect) + 1e-9})),
+                      "shrinkage plot"))
+    rep.section("Check against exact quadrature" + ("" if columns else
+                                                    " and posteriordb"), report.para(
         "Given tau everything is normal, so p(tau | y) (BDA3 eq. 5.21) can be integrated "
         "numerically on a fine grid of log tau, and the posterior means and sds of mu, "
         "tau and theta_j follow exactly. 'gap / MCSE' is |NUTS - exact| in Monte Carlo "
         "standard errors of the NUTS mean."),
         report.table(r.table("exact_check"), {"gap / MCSE": 1}, index=False),
-        *posteriordb_section(r.tables.get("posteriordb")))
+        *([] if columns else posteriordb_section(r.tables.get("posteriordb"))))
     rep.section("Centered vs non-centered", report.para(
         "The same model and priors sampled with theta_j as the parameter (centered) and "
         "with (theta_j - mu)/tau as the parameter (non-centered), at Stan's default "
@@ -637,11 +760,13 @@ def render(r: Results, rep: report.Report) -> None:
         report.table(r.table("parameterization"),
                      {"max R-hat": 3, "min bulk ESS": 0, "min E-BFMI": 2}, index=False),
         report.figure(funnel_figure(fits.variants[("uniform", "centered", delta)],
-                                    fits.main["uniform"], labels["uniform"], delta),
+                                    fits.main["uniform"], labels["uniform"], delta,
+                                    **fig_words),
                       "funnel"))
     rep.section("The improper case: a flat prior on log tau",
                 *improper_section(fits.improper, r.extras["runaway"],
-                                  r.extras["improper_density"]))
+                                  r.extras["improper_density"],
+                                  "SAT points" if bda else "in the estimates' units"))
     rep.section("Run times and efficiency",
                 report.table(r.table("efficiency"),
                              {"compile (s)": 1, "sampling (s)": 2, "min bulk ESS": 0,
@@ -674,9 +799,16 @@ def data_text(frame: pd.DataFrame, source, bda: bool) -> str:
                 "on SAT-V scores in 8 schools and its standard error sigma_j (treated as "
                 f"known), in SAT-V points. Source: {DATA.name}; see data/README.md.")
     where = "a data frame in memory" if source == FRAME else source
+    cols = frame.attrs.get("columns")
+    if cols:
+        label = (f"labelled by column '{cols['label']}'" if cols["label"]
+                 else "labelled by row number")
+        return (f"{len(frame)} estimates from {where}: y_j from column "
+                f"'{cols['estimate']}' and its standard error sigma_j (treated as "
+                f"known) from column '{cols['se']}', {label}. theta_j is the true "
+                "value behind estimate j, mu their mean and tau their sd.")
     return (f"{len(frame)} schools (groups) from {where}: estimated effect y_j and its "
-            "standard error sigma_j (treated as known). The report's wording (SAT "
-            "points, coaching) describes the BDA3 data; read it in your data's units.")
+            "standard error sigma_j (treated as known), in the data's own units.")
 
 
 def max_gap_in_mcse(tables, exact) -> float:
@@ -717,7 +849,8 @@ def improper_sentence(runaway: dict) -> str:
 
 def answer_text(tables: dict[str, pd.DataFrame], exact: dict[str, pd.DataFrame],
                 problems: dict[str, list[str]], labels: dict[str, str], delta: float,
-                divergent: dict[str, int], runaway: dict) -> tuple[str, str]:
+                divergent: dict[str, int], runaway: dict, words: dict | None = None
+                ) -> tuple[str, str]:
     """The answer paragraph and the sensitivity sentence of the report, computed from
     the numbers.
 
@@ -727,19 +860,21 @@ def answer_text(tables: dict[str, pd.DataFrame], exact: dict[str, pd.DataFrame],
     parameterization ("non-centered", "centered") at ``delta``.  When the NUTS fits
     fail their diagnostics or miss the exact answer, the answer says so and states
     the sensitivity only from the exact quadrature (which no sampler can spoil).
+    ``words``: units and group word for a user's data (default: the notes').
     """
+    words = words or {}
     gap = max_gap_in_mcse(tables, exact)
     failed = nuts_failures(problems, gap, labels)
     counts = (f"{divergent['non-centered']} divergent transitions over the three priors, "
               f"against {divergent['centered']} for the centered program")
     if not failed:
-        sentence = sensitivity_sentence(tables, labels)
+        sentence = sensitivity_sentence(tables, labels, **words)
         text = (f"{sentence} These numbers come from the non-centered program at "
                 f"adapt_delta {delta:g}: {counts}; its posterior means agree with exact "
                 f"one-dimensional quadrature to within {gap:.1f} Monte Carlo standard "
                 "errors.")
     else:
-        exact_sentence = sensitivity_sentence(exact, labels)
+        exact_sentence = sensitivity_sentence(exact, labels, **words)
         sentence = ("By exact one-dimensional quadrature (BDA3 eq. 5.21, which does not "
                     "depend on the sampler), " + exact_sentence[0].lower()
                     + exact_sentence[1:])
@@ -863,8 +998,8 @@ def improper_table(improper: dict[str, Fit]) -> pd.DataFrame:
     return pd.DataFrame(rows).T.infer_objects()
 
 
-def improper_section(improper: dict[str, Fit], runaway: dict, density: pd.DataFrame
-                     ) -> list[str]:
+def improper_section(improper: dict[str, Fit], runaway: dict, density: pd.DataFrame,
+                     units: str = "SAT points") -> list[str]:
     nc = improper["non-centered"]
     items = "".join(f"<li>{report.esc(k)}: {report.esc(p)}</li>"
                     for k, f in improper.items() for p in f.problems
@@ -872,7 +1007,7 @@ def improper_section(improper: dict[str, Fit], runaway: dict, density: pd.DataFr
     medians = ", ".join(f"{m:.1f}" for m in runaway["chain_medians"])
     runaway_text = (f"Non-centered fit: log tau reached {runaway['min']:.1f}; "
                     f"{100 * runaway['below_-10']:.0f}% of draws are below -10 "
-                    f"(tau < 0.00005 SAT points); chain medians of log tau: {medians}.")
+                    f"(tau < 0.00005 {units}); chain medians of log tau: {medians}.")
     return [
         '<div class="problems"><h3>IMPROPER CASE: expected to fail. These draws are '
         'not a posterior and no number from them may be used.</h3>'
@@ -907,7 +1042,11 @@ def print_summary(tables: dict[str, pd.DataFrame]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     def extend(p):
-        p.add_argument("--data", default=DATA, help="eight schools CSV (default: %(default)s)")
+        p.add_argument("--data", default=None, help=f"eight schools CSV (default: "
+                       f"{DATA}); with --estimate and --se, any CSV")
+        p.add_argument("--estimate", help="column of the estimates y_j (your data)")
+        p.add_argument("--se", help="column of their standard errors sigma_j (> 0)")
+        p.add_argument("--label", help="column of row labels (default: row numbers)")
         p.add_argument("--nu", type=float, default=Hyper.nu,
                        help="Inv-chi^2 degrees of freedom for tau^2 (default: %(default)s)")
         p.add_argument("--s", type=float, default=Hyper.s,
