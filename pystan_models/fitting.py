@@ -412,6 +412,9 @@ def loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:
                              "treat this comparison with caution (K-fold CV or moment "
                              "matching would be more trustworthy).")
     table = pd.DataFrame(table).rename(columns={"elpd": "elpd_loo", "p": "p_loo"})
+    # ArviZ 1.x gives elpd_diff as elpd - best elpd (<= 0); the reports read it as
+    # ArviZ 0.x gave it, how far below the best each model is (>= 0)
+    table["elpd_diff"] = table["elpd_loo"].max() - table["elpd_loo"]
     table = table[["rank", "elpd_loo", "p_loo", "elpd_diff", "se", "dse", "weight"]].copy()
     table.attrs["pareto_k"] = pareto_k
     return table, notes

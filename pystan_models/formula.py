@@ -160,12 +160,15 @@ def design(frame: pd.DataFrame, formula: str, *, family: str, source: str = FRAM
             raise PystanModelsError(f"exposure= is for Poisson counts, not {family}")
         fail(exposure, data[exposure] <= 0, "exposure must be positive")
         log_exposure = np.log(data[exposure].to_numpy(float))
-    full = np.asarray(dm.common.design_matrix, dtype=float)
-    names = [lab for t in dm.common.terms.values() for lab in t.labels]
+    if dm.common is None:   # no common terms at all, e.g. "y ~ 0 + (1 | g)"
+        full, names = np.empty((len(data), 0)), []
+    else:
+        full = np.asarray(dm.common.design_matrix, dtype=float)
+        names = [lab for t in dm.common.terms.values() for lab in t.labels]
     for j, name in enumerate(names):
         fail(name, ~np.isfinite(full[:, j]), "is not a finite number", full[:, j])
     _check_rank(full, names, source)
-    intercept = "Intercept" in dm.common.terms
+    intercept = dm.common is not None and "Intercept" in dm.common.terms
     X = full[:, 1:] if intercept else full
     def sd(a, axis=None):
         return np.std(a, ddof=1, axis=axis) if len(a) > 1 else np.zeros_like(

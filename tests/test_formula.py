@@ -283,3 +283,12 @@ def test_constant_trials_sum_contrasts_and_a_bar_outside_parentheses(frame):
     assert "outside parentheses" in msg and "(1 | g)" in msg
     assert design(frame, 'score ~ C(region, Treatment("west")) + (1 | school)',
                   family="gaussian").groups[0].name == "1|school"
+
+
+def test_a_formula_with_group_terms_only():
+    """No common terms at all: an empty X and no intercept (it used to crash)."""
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame({"bp": rng.normal(size=30), "clinic": rng.integers(0, 4, 30)})
+    d = design(frame, "bp ~ 0 + (1 | clinic)", family="gaussian")
+    assert d.X.shape == (30, 0) and not d.intercept and d.common_names == []
+    assert [g.name for g in d.groups] == ["1|clinic"] and d.groups[0].Z.shape == (30, 1)

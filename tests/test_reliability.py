@@ -337,3 +337,24 @@ def test_a_fit_saves_to_netcdf_and_reads_back(tmp_path):
     back = xr.open_datatree(tmp_path / "fit.nc")
     np.testing.assert_array_equal(back["posterior"]["theta"].values, draws)
     assert list(back["posterior"]["theta"].coords["school"].values) == ["a", "b", "c"]
+
+
+def test_loo_comparison_reads_as_under_arviz_0x():
+    """elpd_diff is how far below the best each model is (>= 0, 0 for the best), as
+    the reports' sentences read it; ArviZ 1.x itself gives elpd - best (<= 0)."""
+    import numpy as np
+    from pystan_models.fitting import Fit, from_draws, loo_compare
+    import xarray as xr
+    rng = np.random.default_rng(4)
+
+    def fit(shift):
+        tree = from_draws({"mu": rng.normal(size=(2, 200))})
+        ll = rng.normal(-1 - shift, 0.05, size=(2, 200, 40))
+        tree["log_likelihood"] = xr.Dataset({"y": (("chain", "draw", "obs"), ll)})
+        return Fit("p", None, tree, 0.0)
+    table, _ = loo_compare({"good": fit(0.0), "worse": fit(0.5)})
+    assert list(table.index) == ["good", "worse"]
+    assert table.loc["good", "elpd_diff"] == 0
+    assert 15 < table.loc["worse", "elpd_diff"] < 25      # 40 observations x 0.5
+    assert table.loc["worse", "elpd_diff"] == pytest.approx(
+        table.loc["good", "elpd_loo"] - table.loc["worse", "elpd_loo"])
