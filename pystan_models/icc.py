@@ -26,10 +26,11 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from . import cli, programs, radon, report
+from . import cli, formula, programs, radon, report
+from .data import read_table
 from .errors import DataError
 from .fitting import Fit, RunOptions, draws, efficiency_table, run_options, sample
-from .radon import DATA, counties
+from .radon import DATA
 from .results import Results
 
 PROGRAM = "icc_oneway"
@@ -40,6 +41,10 @@ PROGRAMS = ("icc_oneway",)
 DEFAULTS = RunOptions()
 TITLE = "Intraclass correlation of log radon within Minnesota counties"
 FIT = "oneway"         # the label of the one fit in Results.fits
+# how the report and the answer name the outcome, the units and the groups: the
+# notes' words, or a user's formula's (see analyse_user)
+WORDS = {"y": "log radon", "units": "houses", "group": "county", "groups": "counties",
+         "scale": " (log pCi/L)"}
 
 
 def load(data=DATA) -> pd.DataFrame:
@@ -78,13 +83,17 @@ def stan_data(frame: pd.DataFrame, *, scale_prior_sd: float = SCALE_PRIOR_SD,
             "prior_only": int(prior_only), "pointwise": int(pointwise)}
 
 
+def group_names(frame: pd.DataFrame) -> np.ndarray:
+    """The name of each group 1..J (column county_name)."""
+    return frame.groupby("county").county_name.first().to_numpy()
+
+
 def fit(frame: pd.DataFrame, opts: RunOptions, **kw) -> Fit:
     """Sample icc_oneway.stan; ``kw`` goes to :func:`stan_data`."""
-    info = counties(frame)
     pointwise = kw.get("pointwise", True)
     return sample(PROGRAM, stan_data(frame, **kw), opts, main=PARAMS,
                   observed={"log_radon": frame.log_radon.to_numpy()} if pointwise else None,
-                  coords={"county": info.name.to_numpy(), "house": np.arange(len(frame))},
+                  coords={"county": group_names(frame), "house": np.arange(len(frame))},
                   dims={"beta": ["county"], "eta": ["county"], "log_radon": ["house"]})
 
 
@@ -147,11 +156,14 @@ def estimates_table(f: Fit, cl: dict[str, dict[str, float]]) -> pd.DataFrame:
 AGREE_SD = 0.5   # a classical rho "agrees" within this many posterior sds of the median
 
 
-def answer(table: pd.DataFrame, an: dict[str, float], problems: list[str]) -> str:
+def answer(table: pd.DataFrame, an: dict[str, float], problems: list[str],
+           words: dict[str, str] = WORDS) -> str:
     """The answer paragraph, from the estimates table (posterior columns plus REML),
     the ANOVA result and the fit's sampler problems.  With failed diagnostics it
     reports no posterior number and no agreement, only the classical estimates
-    (which do not depend on sampling) and what to do."""
+    (which do not depend on sampling) and what to do.  ``words``: how the outcome,
+    units and groups are named (WORDS: the notes')."""
+    w = words
     re_rho = table.loc["rho", "REML"]
     classical_rho = (f"REML {re_rho:.3f}, one-way ANOVA {an['rho']:.3f} (approximate "
                      f"95% interval {an['rho_lower']:.3f} to {an['rho_upper']:.3f})")
@@ -163,9 +175,10 @@ def answer(table: pd.DataFrame, an: dict[str, float], problems: list[str]) -> st
             "comparison is given here: run longer chains (for example --iter-warmup 2000 "
             "--iter-sampling 2000) and check that the diagnostics pass. The classical "
             "estimates, which do not depend on the sampler, put the intraclass "
-            f"correlation of log radon within counties at {classical_rho}; the "
-            f"within-county sd sigma is {table.loc['sigma', 'REML']:.2f} and the "
-            f"between-county sd sigma_beta {table.loc['sigma_beta', 'REML']:.2f} (REML).")
+            f"correlation of {w['y']} within {w['groups']} at {classical_rho}; the "
+            f"within-{w['group']} sd sigma is {table.loc['sigma', 'REML']:.2f} and the "
+            f"between-{w['group']} sd sigma_beta {table.loc['sigma_beta', 'REML']:.2f} "
+            "(REML).")
     rho = table.loc["rho"]
     distance = {"REML": abs(re_rho - rho["50%"]) / rho["sd"],
                 "one-way ANOVA": abs(an["rho"] - rho["50%"]) / rho["sd"]}
@@ -182,18 +195,18 @@ def answer(table: pd.DataFrame, an: dict[str, float], problems: list[str]) -> st
                       f"{' and '.join(far)} more than {AGREE_SD:g} posterior sd from the "
                       f"median ({where}).")
     return (
-        f"Two houses in the same county have log radon levels correlated by rho = "
-        f"{rho['50%']:.3f} (posterior median; 95% interval {rho['2.5%']:.3f} to "
-        f"{rho['97.5%']:.3f}): county explains about {100 * rho['50%']:.0f}% of the "
-        f"variance. {comparison} The between-county sd sigma_beta is "
+        f"Two {w['units']} in the same {w['group']} have {w['y']} levels correlated by "
+        f"rho = {rho['50%']:.3f} (posterior median; 95% interval {rho['2.5%']:.3f} to "
+        f"{rho['97.5%']:.3f}): {w['group']} explains about {100 * rho['50%']:.0f}% of "
+        f"the variance. {comparison} The between-{w['group']} sd sigma_beta is "
         f"{table.loc['sigma_beta', 'mean']:.2f} (REML {table.loc['sigma_beta', 'REML']:.2f}) "
-        f"against a within-county sd sigma of {table.loc['sigma', 'mean']:.2f} "
+        f"against a within-{w['group']} sd sigma of {table.loc['sigma', 'mean']:.2f} "
         f"(REML {table.loc['sigma', 'REML']:.2f}).")
 
 
 # --- figures --------------------------------------------------------------------
 
-def rho_figure(f: Fit, cl: dict[str, dict[str, float]]):
+def rho_figure(f: Fit, cl: dict[str, dict[str, float]], words: dict[str, str] = WORDS):
     rho = draws(f.idata, "rho")
     an, re = cl["one-way ANOVA"], cl["REML"]
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
@@ -205,20 +218,21 @@ def rho_figure(f: Fit, cl: dict[str, dict[str, float]]):
     ax.axvspan(an["rho_lower"], an["rho_upper"], color="C2", alpha=0.08,
                label="ANOVA approx. 95% interval")
     ax.set(xlabel="rho = sigma_beta² / (sigma² + sigma_beta²)", ylabel="density",
-           title="Intraclass correlation of log radon within counties")
+           title=f"Intraclass correlation of {words['y']} within {words['groups']}")
     ax.legend(fontsize=8)
     return fig
 
 
-def scales_figure(f: Fit, cl: dict[str, dict[str, float]]):
+def scales_figure(f: Fit, cl: dict[str, dict[str, float]], words: dict[str, str] = WORDS):
     re, an = cl["REML"], cl["one-way ANOVA"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    g = words["group"]
     for ax, name, label in zip(axes, ("sigma_beta", "sigma"),
-                               ("between-county sd, sigma_beta", "within-county sd, sigma")):
+                               (f"between-{g} sd, sigma_beta", f"within-{g} sd, sigma")):
         report.kde_line(ax, draws(f.idata, name), color="C0")
         ax.axvline(re[name], color="C3", ls="--", label="REML")
         ax.axvline(an[name], color="C2", ls=":", lw=2, label="one-way ANOVA")
-        ax.set(xlabel=f"{label} (log pCi/L)", ylabel="posterior density", title=label)
+        ax.set(xlabel=f"{label}{words['scale']}", ylabel="posterior density", title=label)
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -227,14 +241,13 @@ def scales_figure(f: Fit, cl: dict[str, dict[str, float]]):
 def county_table(f: Fit, frame: pd.DataFrame) -> pd.DataFrame:
     """One row per county: name, houses, raw mean of log radon and the posterior
     mean of beta_j (its shrunken mean)."""
-    info = counties(frame)
-    return pd.DataFrame({"county": info.name, "houses": info.n,
-                         "mean log radon": info.mean_log_radon,
-                         "posterior mean beta_j": draws(f.idata, "beta").mean(0)},
-                        index=info.index)
+    groups = frame.groupby("county")
+    return pd.DataFrame({"county": groups.county_name.first(), "houses": groups.size(),
+                         "mean log radon": groups.log_radon.mean(),
+                         "posterior mean beta_j": draws(f.idata, "beta").mean(0)})
 
 
-def county_means_figure(table: pd.DataFrame, alpha: float):
+def county_means_figure(table: pd.DataFrame, alpha: float, words: dict[str, str] = WORDS):
     """Raw county means against posterior county means: shrinkage by sample size."""
     raw = table["mean log radon"]
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
@@ -243,36 +256,51 @@ def county_means_figure(table: pd.DataFrame, alpha: float):
     lims = [raw.min() - 0.1, raw.max() + 0.1]
     ax.plot(lims, lims, color="0.6", lw=0.8, label="no shrinkage (y = x)")
     ax.axhline(alpha, color="C3", ls="--", lw=0.8, label="alpha (posterior mean)")
-    fig.colorbar(sc, ax=ax, label="log10 houses in county")
-    ax.set(xlabel="county mean of log radon (log pCi/L)",
-           ylabel="posterior mean of beta_j (log pCi/L)",
-           title="County means shrink towards alpha, small counties most")
+    w = words
+    fig.colorbar(sc, ax=ax, label=f"log10 {w['units']} in {w['group']}")
+    ax.set(xlabel=f"{w['group']} mean of {w['y']}{w['scale']}",
+           ylabel=f"posterior mean of beta_j{w['scale']}",
+           title=f"{w['group'].capitalize()} means shrink towards alpha, small "
+                 f"{w['groups']} most")
     ax.legend(fontsize=8)
     return fig
 
 
-def shrinkage_note(r: float, failed: bool) -> str:
+def shrinkage_note(r: float, failed: bool, words: dict[str, str] = WORDS) -> str:
     """How much of its own deviation a county keeps, at intraclass correlation ``r``
     (the posterior median; REML's when the sampler's diagnostics failed)."""
     source = ("REML (the sampler's diagnostics failed, so the posterior median is not "
               "used)" if failed else "posterior median")
-    return ("Each point is a county: its raw mean of log radon against the posterior "
-            f"mean of beta_j. With a correlation of {r:.2f} ({source}), a county with n "
-            "houses keeps a fraction n rho / (1 + (n - 1) rho) of its own deviation from "
-            f"alpha: {r:.2f} for one house, {10 * r / (1 + 9 * r):.2f} for ten.")
+    w = words
+    return (f"Each point is a {w['group']}: its raw mean of {w['y']} against the "
+            f"posterior mean of beta_j. With a correlation of {r:.2f} ({source}), a "
+            f"{w['group']} with n {w['units']} keeps a fraction n rho / (1 + (n - 1) rho) "
+            f"of its own deviation from alpha: {r:.2f} for one {w['units'].rstrip('s')}, "
+            f"{10 * r / (1 + 9 * r):.2f} for ten.")
 
 
 
 
 # --- the analysis -----------------------------------------------------------------
 
-def analyse(data=None, *, scale_prior_sd: float = SCALE_PRIOR_SD, **run) -> Results:
+def analyse(data=None, *, scale_prior_sd: float = SCALE_PRIOR_SD,
+            formula: str | None = None, dropna: bool = False, prior_scale: float = 1.0,
+            **run) -> Results:
     """Fit the one-way model to ``data`` (None: the Minnesota radon file; a CSV
     path; a DataFrame with the radon columns) and set rho beside REML and the
     one-way ANOVA.  ``scale_prior_sd``: the half-normal scale of sigma and
     sigma_beta.  ``run``: chains, iter_warmup, iter_sampling, seed, quiet, quick
-    (see :class:`RunOptions`)."""
+    (see :class:`RunOptions`).
+
+    ``formula``: ``"y ~ 1 + (1 | g)"`` for any CSV or DataFrame (read by
+    :func:`data.read_table`; ``dropna`` drops rows with empty cells in y or g),
+    with priors scaled to the data (:func:`user_priors`, times ``prior_scale``;
+    ``scale_prior_sd`` is then unused); any other formula is one error naming the
+    example that fits it."""
     opts = run_options(DEFAULTS, run)
+    if formula is not None:
+        return analyse_user(data, formula, dropna=dropna, prior_scale=prior_scale,
+                            opts=opts)
     frame = load(data)
     programs.compile_all(PROGRAMS, quiet=opts.quiet)   # at once, up to a core each
     f = fit(frame, opts, scale_prior_sd=scale_prior_sd)   # checks the scale first
@@ -293,9 +321,128 @@ def analyse(data=None, *, scale_prior_sd: float = SCALE_PRIOR_SD, **run) -> Resu
         extras={"classical": cl, "scale_prior_sd": float(scale_prior_sd)})
 
 
+# --- a user's data and formula -------------------------------------------------------
+
+def user_design(data, formula_text: str, dropna: bool) -> formula.Design:
+    """The validated design of y ~ 1 + (1 | g), or one error saying what icc fits and
+    which example fits the formula (radon fits any gaussian mixed model)."""
+    frame = read_table(DATA if data is None else data)
+    fd = formula.checked_structure(
+        formula.design(frame, formula_text, family="gaussian",
+                       source=frame.attrs["source"], dropna=dropna), example="icc")
+    if not fd.intercept:     # y ~ 0 + (1 | g): the group means would have mean 0
+        raise formula.FormulaError(
+            f"icc fits {formula.EXAMPLES['icc'].what}; the formula {fd.formula!r} does "
+            "not fit, as it has no intercept: radon can fit it")
+    return fd
+
+
+def user_priors(fd: formula.Design, prior_scale: float) -> dict[str, float]:
+    """rstanarm-style defaults (:func:`formula.default_priors`) as the program takes
+    them: alpha ~ normal(mean(y), 2.5 sd(y)) is alpha_prior_sd = 2.5 sd(y) on
+    y - mean(y); half-normal(0, sd(y)) on sigma and sigma_beta (scale_prior_sd;
+    rstanarm's exponential(1 / sd(y)) has the same scale)."""
+    p = formula.default_priors(fd, prior_scale)
+    return {"alpha_prior_sd": p["intercept"]["scale"],
+            "scale_prior_sd": 1 / p["sigma"]["rate"]}
+
+
+def analyse_user(data, formula_text: str, *, dropna: bool, prior_scale: float,
+                 opts: RunOptions) -> Results:
+    """:func:`analyse` for y ~ 1 + (1 | g) on a user's data: the same program on
+    y - mean(y) (alpha and beta_j put back on the user's scale), REML, ANOVA."""
+    fd = user_design(data, formula_text, dropna)
+    (g,) = fd.groups
+    frame = pd.DataFrame({"log_radon": fd.y, "county": g.index,
+                          "county_name": np.asarray(g.levels, dtype=object)[g.index - 1]})
+    frame.attrs["source"] = fd.source
+    shift = float(np.mean(fd.y))
+    scales = user_priors(fd, prior_scale)
+    programs.compile_all(PROGRAMS, quiet=opts.quiet)
+    f = fit(frame.assign(log_radon=fd.y - shift), opts, **scales)
+    post = f.idata["posterior"].to_dataset()
+    post["alpha"], post["beta"] = post["alpha"] + shift, post["beta"] + shift
+    f.idata["posterior"] = post
+    f.summaries.clear()
+    cl = classical(frame)
+    table = estimates_table(f, cl)
+    an = cl["one-way ANOVA"]
+    words = {"y": fd.response_name, "units": "rows", "group": g.factor,
+             "groups": f"{g.factor} groups", "scale": ""}
+    rows = {"alpha": "Intercept", "sigma_beta": f"sd(1|{g.factor})"}
+    groups = county_table(f, frame).rename(columns={
+        "county": g.factor, "houses": "rows",
+        "mean log radon": f"mean {fd.response_name}"})
+    priors = pd.DataFrame([
+        ("Intercept (alpha)", f"normal({shift:.4g}, {scales['alpha_prior_sd']:.4g})",
+         "2.5 sd(y)", "alpha_prior_sd"),
+        (f"sd(1|{g.factor}) (sigma_beta)",
+         f"half-normal(0, {scales['scale_prior_sd']:.4g})", "sd(y)", "scale_prior_sd"),
+        ("sigma", f"half-normal(0, {scales['scale_prior_sd']:.4g})", "sd(y)",
+         "scale_prior_sd")], columns=["parameter", "prior", "scale used", "set in"])
+    priors["set in"] += f" (--prior-scale {prior_scale:g})"
+    if not opts.quiet:
+        print(table.rename(index=rows)[["mean", "sd", "2.5%", "50%", "97.5%", "REML",
+                                        "one-way ANOVA"]].round(3).to_string())
+    return Results(
+        "icc", f"Intraclass correlation of {fd.response_name} within {g.factor} groups",
+        opts, {FIT: f},
+        tables={"estimates": table.rename(index=rows), "priors": priors,
+                "anova": pd.DataFrame([an]), "groups": groups,
+                "efficiency": efficiency_table({FIT: f}, PARAMS)},
+        answer=answer(table, an, f.problems, words), problems=list(f.problems),
+        data={"data": frame},
+        extras={"classical": cl, "user": fd, "words": words, "rows": rows,
+                "estimates": table, "groups": county_table(f, frame)})
+
+
+def render_user(r: Results, rep: report.Report) -> None:
+    """The report for a user's y ~ 1 + (1 | g): the notes' sections, in the
+    formula's names, with a priors table and without the radon-specific text."""
+    fd, f, w = r.extras["user"], r.fits[FIT], r.extras["words"]
+    cl, table, info = r.extras["classical"], r.extras["estimates"], r.extras["groups"]
+    an = cl["one-way ANOVA"]
+    rep.section("Data", report.para(
+        f"{fd.response_name} in {len(fd.y)} rows of {fd.source}"
+        + (f" ({fd.dropped_rows} rows with empty cells dropped, --dropna)"
+           if fd.dropped_rows else "")
+        + f", grouped by their {len(info)} {w['groups']} (column {w['group']}): median "
+        f"{int(info.houses.median())} rows a group, range {info.houses.min()} to "
+        f"{info.houses.max()} ({int((info.houses == 1).sum())} groups with one row)."))
+    rep.section("Model", report.para(
+        f"Formula {fd.formula}: the one-way random-effects model, alpha the Intercept "
+        f"and sigma_beta the sd of the 1|{w['group']} intercepts. The program's own "
+        "description:"), report.models(r.fits.values()))
+    rep.section("Priors", report.table(r.table("priors"), index=False), report.para(
+        "rstanarm's default priors scaled to these data (Gabry & Goodrich, 'Prior "
+        "Distributions for rstanarm Models'): the program fits y - mean(y), so alpha's "
+        "normal(0, alpha_prior_sd) is centred on mean(y); half-normal sds where "
+        "rstanarm has exponential(1 / sd(y)), of the same scale. --prior-scale "
+        "multiplies every scale.", "note"))
+    rep.section("Estimates", report.table(r.table("estimates"), {
+        "r_hat": 3, "ess_bulk": 0, "ess_tail": 0, "mcse_mean": 4, "mean": 3, "sd": 3,
+        "2.5%": 3, "50%": 3, "97.5%": 3, "REML": 3, "one-way ANOVA": 3}),
+        report.para(
+            f"REML: statsmodels MixedLM with random {w['group']} intercepts. One-way "
+            f"ANOVA: method of moments with n0 = {an['n0']:.2f}; F = {an['F']:.2f} on "
+            f"({len(info) - 1}, {len(fd.y) - len(info)}) df, p = {an['p_value']:.1e}; "
+            "its interval for rho is approximate for unequal group sizes.", "note"))
+    rep.section("Posterior density of rho", report.figure(rho_figure(f, cl, w), "rho"),
+                report.figure(scales_figure(f, cl, w), "sigma_beta and sigma"))
+    rho = cl["REML"]["rho"] if r.problems else table.loc["rho", "50%"]
+    rep.section("Group means", report.figure(
+        county_means_figure(info, table.loc["alpha", "mean"], w), "group means"),
+        report.para(shrinkage_note(rho, bool(r.problems), w), "note"))
+    rep.section("Trace plots", report.figure(
+        report.trace_figure(f.idata, PARAMS, "Trace plots"), "trace"))
+    rep.section("Timing", report.table(r.table("efficiency"), 2))
+
+
 def render(r: Results, rep: report.Report) -> None:
     """The report's sections: data, model, estimates, rho, county means, traces,
-    timing."""
+    timing; for a user's formula, :func:`render_user`."""
+    if "user" in r.extras:
+        return render_user(r, rep)
     frame, f = r.data["radon"], r.fits[FIT]
     cl, table = r.extras["classical"], r.table("estimates")
     an, info = cl["one-way ANOVA"], r.table("counties")
@@ -346,6 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--scale-prior-sd", type=float, default=SCALE_PRIOR_SD,
                        help="half-normal prior scale of sigma and sigma_beta "
                             "(default: %(default)s)")
+        cli.add_formula_options(p)
     return cli.main(sys.modules[__name__], __doc__.splitlines()[0], argv, extend,
                     DEFAULTS)
 

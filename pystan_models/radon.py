@@ -36,8 +36,8 @@ import scipy
 import statsmodels
 import statsmodels.formula.api as smf
 
-from . import cli, programs, report
-from .data import FRAME, Column, check_rows, data_file, prepare
+from . import cli, formula, programs, report
+from .data import FRAME, Column, check_rows, data_file, prepare, read_table
 from .errors import DataError
 from .fitting import (LOO_NOTE, MCSE_NOTE, Fit, RunOptions, efficiency_table, loo_compare,
                       run_options, sample, say, stacked)
@@ -638,14 +638,25 @@ AGREE_MCSE = 3.0
 HARDLY_MOVE_SD = 0.3
 
 
-def analyse(data=None, *, figure_counties=FIGURE_COUNTIES, **run) -> Results:
+def analyse(data=None, *, figure_counties=FIGURE_COUNTIES, formula: str | None = None,
+            dropna: bool = False, prior_scale: float = 1.0, **run) -> Results:
     """Fit the five models, the nested slopes model and the marginal program to
     ``data`` (None: the Minnesota file; a CSV path; a DataFrame with the file's
     columns) and compare them.  ``figure_counties``: the counties of the
     partial-pooling figure (names, or one comma-separated string; the first is the
     answer's example of shrinkage).  ``run``: chains, iter_warmup, iter_sampling,
-    seed, quiet, quick (see :class:`RunOptions`)."""
+    seed, quiet, quick (see :class:`RunOptions`).
+
+    ``formula`` (e.g. ``"score ~ ses + (1 + ses | school)"``): fit that gaussian
+    mixed model to ``data`` instead (any CSV or DataFrame, read by
+    :func:`data.read_table`; ``dropna`` drops rows with empty cells in its columns,
+    ``prior_scale`` multiplies the default prior scales), beside complete pooling,
+    REML and, for y ~ x + (1 | g), the marginal program; ``figure_counties`` is
+    then unused."""
     opts = run_options(DEFAULTS, run)
+    if formula is not None:
+        return analyse_user(data, formula, dropna=dropna, prior_scale=prior_scale,
+                            opts=opts)
     frame = load(data)
     programs.compile_all(PROGRAMS, quiet=opts.quiet)   # at once, up to a core each
     if isinstance(figure_counties, str):
@@ -691,7 +702,9 @@ def analyse(data=None, *, figure_counties=FIGURE_COUNTIES, **run) -> Results:
 def render(r: Results, rep: report.Report) -> None:
     """The report's sections: data, models, coefficients, partial pooling, the
     uranium effect, nested means, densities, LOO, traces, the fast program and
-    timing."""
+    timing; for a user's formula, :func:`render_user`."""
+    if "user" in r.extras:
+        return render_user(r, rep)
     frame, fits = r.data["radon"], r.fits
     info = counties(frame)
     source = frame.attrs.get("source", "")
@@ -901,7 +914,7 @@ def loo_sentence(loo: pd.DataFrame, notes: list[str]) -> str:
     (Pareto k) for either of them (provisional)."""
     flagged = [name for name in loo.index if any(n.startswith(f"{name}:") for n in notes)]
     best, second = loo.index[0], loo.index[1]
-    d, s = loo.elpd_diff.iloc[1], loo.dse.iloc[1]
+    d, s = loo.elpd_diff.iloc[1], loo.dse.iloc[1]   # >= 0: how far below the best
     trails = "; ".join(f"{k} trails by {diff:.1f} ± {se:.1f}" for k, diff, se in
                        zip(loo.index[1:], loo.elpd_diff.iloc[1:], loo.dse.iloc[1:]))
     unreliable = (f" PSIS-LOO is unreliable for some houses in {', '.join(flagged)} "
@@ -953,11 +966,437 @@ def nested_table(vague: RadonFit, nested: RadonFit) -> pd.DataFrame:
     return out
 
 
+
+# --- a user's data and formula ---------------------------------------------------
+
+# The formula path fits the same program to any gaussian formula: common terms are X
+# (the intercept the design's flag), each coefficient of each group term one cluster
+# of Z (one column per group level), so "(1 + ses | school)" is two clusters, the
+# school intercepts and the school ses slopes, each with its own sd: independent
+# varying coefficients, lme4's (1 + ses || school).  Priors are rstanarm's defaults
+# on standardised predictors (see user_priors).
+FORMULA_FIT, POOLED_FIT, USER_MARGINAL = "formula", "complete pooling", "formula, marginal"
+
+
+@dataclass
+class UserModel:
+    """A formula design in the program's terms: ``d`` fits y - ``shift`` with X's
+    columns standardised (centred, when there is an intercept, and divided by
+    ``x_sd``) and each cluster's Z columns divided by ``z_sd``; the posterior is put
+    back on the user's scale by :func:`user_scale`."""
+    fd: formula.Design
+    d: Design
+    shift: float
+    x_mean: np.ndarray
+    x_sd: np.ndarray
+    z_sd: np.ndarray              # per cluster
+    shift_cluster: int | None     # a free intercept mean that takes the shift
+
+    @property
+    def fixed(self) -> list[str]:
+        return ["Intercept"] * self.d.intercept + list(self.fd.common_names)
+
+    @property
+    def free(self) -> list[str]:
+        """The clusters whose mean is free (not a common term's coefficient)."""
+        return [c for c, m in zip(self.d.cluster_names, self.d.has_mean) if m]
+
+
+def term_of(coef: str) -> str:
+    """The term a group coefficient varies: ``1|school`` -> Intercept, ``ses|school``
+    -> ses."""
+    term = coef.rsplit("|", 1)[0]
+    return "Intercept" if term == "1" else term
+
+
+def user_model(fd: formula.Design, groups: bool = True) -> UserModel:
+    """The program's design for ``fd`` (its common terms only with ``groups=False``:
+    the complete-pooling comparison)."""
+    n = len(fd.y)
+    X, names, intercept = fd.X, fd.common_names, fd.intercept
+    x_mean = X.mean(0) if intercept else np.zeros(X.shape[1])
+    x_sd = np.where(fd.x_sd > 0, fd.x_sd, 1.0)
+    cols, z_names, cluster, cluster_names, z_sd = [], [], [], [], []
+    for g in (fd.groups if groups else []):
+        onehot = (g.index[:, None] == np.arange(1, len(g.levels) + 1)[None, :])
+        for l, coef in enumerate(g.coef_names):
+            s = float(np.std(g.Z[:, l], ddof=1))
+            s = s if s > 0 else 1.0
+            cols.append(onehot * (g.Z[:, l] / s)[:, None])
+            z_names += [f"{coef}[{lev}]" for lev in g.levels]
+            cluster += [len(cluster_names) + 1] * len(g.levels)
+            cluster_names.append(coef)
+            z_sd.append(s)
+    Z = np.hstack(cols) if cols else np.zeros((n, 0))
+    cluster = np.asarray(cluster, int)
+    # a cluster mean is free unless its column (the sum of its Z columns) lies in the
+    # span of the fixed effects and the means already free (identification note)
+    span = np.hstack([np.ones((n, int(intercept))), X])
+    has_mean, shift_cluster = [], None
+    for c in range(len(cluster_names)):
+        col = Z[:, cluster == c + 1].sum(1, keepdims=True)
+        wider = np.hstack([span, col])
+        free = np.linalg.matrix_rank(wider) > (np.linalg.matrix_rank(span)
+                                               if span.shape[1] else 0)
+        has_mean.append(int(free))
+        if free:
+            span = wider
+            if shift_cluster is None and np.ptp(col) == 0:
+                shift_cluster = c
+    has_constant = intercept or shift_cluster is not None
+    Xs = pd.DataFrame((X - x_mean) / x_sd, columns=names)
+    d = Design("formula" if groups and fd.groups else "complete", Xs, Z, z_names,
+               cluster, cluster_names, has_mean, intercept=intercept)
+    return UserModel(fd, d, float(np.mean(fd.y)) if has_constant else 0.0, x_mean,
+                     x_sd, np.asarray(z_sd), shift_cluster)
+
+
+def user_priors(fd: formula.Design, prior_scale: float) -> dict[str, float]:
+    """The program's three prior scales on the standardised design, from
+    :func:`formula.default_priors`: rstanarm's normal(0, 2.5 sd(y) / sd(x)) on each
+    coefficient is normal(0, 2.5 sd(y)) per sd of x (beta_prior_sd), its intercept
+    normal(mean(y), 2.5 sd(y)) at the predictors' means is normal(0, 2.5 sd(y)) on
+    y - mean(y) (beta_prior_sd; mean_prior_sd for a free cluster mean); the program
+    puts half-normal(0, sd(y)) on sigma and the group-level sds (scale_prior_sd,
+    where rstanarm has exponential(1 / sd(y)): the same scale)."""
+    p = formula.default_priors(fd, prior_scale)
+    sy = 1 / p["sigma"]["rate"]               # prior_scale * sd(y)
+    return {"beta_prior_sd": 2.5 * sy, "mean_prior_sd": 2.5 * sy, "scale_prior_sd": sy}
+
+
+def user_priors_table(um: UserModel, scales: dict[str, float], prior_scale: float
+                      ) -> pd.DataFrame:
+    fd, sy = um.fd, scales["scale_prior_sd"]
+    rows = []
+    if um.d.intercept:
+        rows.append(("Intercept", f"normal({um.shift:.4g}, {2.5 * sy:.4g})",
+                     "2.5 sd(y), at the predictors' means", "beta_prior_sd"))
+    for name, s in zip(fd.common_names, um.x_sd):
+        rows.append((name, f"normal(0, {2.5 * sy / s:.4g})", "2.5 sd(y) / sd(x)",
+                     "beta_prior_sd"))
+    for c in np.flatnonzero(um.d.has_mean):
+        name, s = um.d.cluster_names[c], um.z_sd[c]
+        where = um.shift if c == um.shift_cluster else 0.0
+        rows.append((f"{term_of(name)} (mean of {name})",
+                     f"normal({where:.4g}, {2.5 * sy / s:.4g})", "2.5 sd(y) / sd(x)",
+                     "mean_prior_sd"))
+    for c, s in zip(um.d.cluster_names, um.z_sd):
+        rows.append((f"sd({c})", f"half-normal(0, {sy / s:.4g})", "sd(y) / sd(x)",
+                     "scale_prior_sd"))
+    rows.append(("sigma", f"half-normal(0, {sy:.4g})", "sd(y)", "scale_prior_sd"))
+    out = pd.DataFrame(rows, columns=["parameter", "prior", "scale used", "set in"])
+    out["set in"] = out["set in"] + f" (--prior-scale {prior_scale:g})"
+    return out
+
+
+def fit_user(um: UserModel, opts: RunOptions, scales: dict[str, float]) -> RadonFit:
+    """Sample the program on ``um``'s standardised design and put the draws on the
+    user's scale (R-hat and ESS, judged before, do not change under it)."""
+    d = um.d
+    data = stan_data(um.fd.y - um.shift, d, **scales)
+    main = (["beta"] if um.fixed else []) + (["alpha_free"] if um.free else []) + (
+        ["sigma_gamma"] if d.has_mean else []) + ["sigma"]
+    f = sample(PROGRAM, data, opts, main=main, observed={"y": um.fd.y - um.shift},
+               coords={"fixed": um.fixed, "cluster": d.cluster_names, "free": um.free,
+                       "ranef": d.z_names, "obs": np.arange(len(um.fd.y))},
+               dims={"beta": ["fixed"], "theta": ["fixed"], "alpha": ["cluster"],
+                     "alpha_free": ["free"], "sigma_gamma": ["cluster"],
+                     "gamma": ["ranef"], "z": ["ranef"], "y": ["obs"]})
+    user_scale(f, um)
+    return RadonFit(**vars(f), design=d)
+
+
+def user_scale(f: Fit, um: UserModel) -> None:
+    """The draws of beta, the cluster means, sds and effects on the user's scale."""
+    post = f.idata["posterior"].to_dataset()
+    d, z_sd = um.d, um.z_sd
+    if um.fixed:
+        b = post["beta"].values.copy()
+        k0 = int(d.intercept)
+        slopes = b[..., k0:] / um.x_sd
+        if d.intercept:
+            b[..., 0] += um.shift - slopes @ um.x_mean
+        b[..., k0:] = slopes
+        post["beta"] = (post["beta"].dims, b)
+    for name, scale in (("alpha", z_sd), ("sigma_gamma", z_sd),
+                        ("alpha_free", z_sd[np.flatnonzero(d.has_mean)]),
+                        ("gamma", z_sd[d.cluster - 1])):
+        if name in post and post[name].size:
+            post[name] = (post[name].dims, post[name].values / scale)
+    if um.shift_cluster is not None:
+        c = um.shift_cluster
+        post["alpha"][..., c] += um.shift
+        post["alpha_free"][..., um.free.index(d.cluster_names[c])] += um.shift
+        post["gamma"][..., np.flatnonzero(d.cluster == c + 1)] += um.shift
+    f.idata["posterior"] = post
+    f.summaries.clear()
+
+
+def user_table(f: Fit) -> pd.DataFrame:
+    """The posterior table named after the formula's terms: Intercept, ses, ...;
+    a free cluster mean after its term; sd(1|school); sigma."""
+    table = f.table().copy()
+    table.index = [name_of(i) for i in table.index]
+    return table
+
+
+def name_of(stan_name: str) -> str:
+    var, _, inner = stan_name.partition("[")
+    inner = inner.rstrip("]")
+    return {"beta": inner, "alpha_free": term_of(inner) if inner else "",
+            "sigma_gamma": f"sd({inner})"}.get(var, stan_name)
+
+
+def user_marginal(um: UserModel, opts: RunOptions, scales: dict[str, float]) -> Fit:
+    """radon_intercepts_marginal on a one-intercept-cluster design (y ~ x + (1 | g)):
+    X standardised as in the general program, no group-level predictors, alpha the
+    intercept; on the user's scale, named as :func:`user_table` names rows."""
+    (g,) = um.fd.groups
+    X = um.d.X.to_numpy(float)
+    data = {"N": len(um.fd.y), "K": X.shape[1], "X": X.tolist(),
+            "y": (um.fd.y - um.shift).tolist(), "J": len(g.levels),
+            "group": [int(j) for j in g.index], "L": 0, "W": [[] for _ in g.levels],
+            "prior_only": 0, "pointwise": 0, **scales}
+    main = (["beta"] if X.shape[1] else []) + ["alpha", "sigma_gamma", "sigma"]
+    f = sample(MARGINAL, data, opts, main=main,
+               coords={"fixed": list(um.fd.common_names), "group": g.levels},
+               dims={"beta": ["fixed"], "gamma": ["group"]})
+    post = f.idata["posterior"].to_dataset()
+    if X.shape[1]:
+        slopes = post["beta"].values / um.x_sd
+        post["beta"] = (post["beta"].dims, slopes)
+        post["alpha"] = post["alpha"] + um.shift - slopes @ um.x_mean
+    f.idata["posterior"] = post
+    f.summaries.clear()
+    return f
+
+
+def marginal_user_comparison(plain: Fit, marginal: Fit) -> pd.DataFrame:
+    a = user_table(plain)
+    b = marginal.table().copy()
+    b.index = [{"alpha": "Intercept", "sigma_gamma": f"sd({plain.design.cluster_names[0]})"
+                }.get(i, name_of(i)) for i in b.index]
+    b = b.reindex(a.index)
+    out = pd.DataFrame({"plain mean": a["mean"], "marginal mean": b["mean"],
+                        "plain sd": a["sd"], "marginal sd": b["sd"]})
+    out["difference / combined MCSE"] = (a["mean"] - b["mean"]) / np.hypot(
+        a["mcse_mean"], b["mcse_mean"])
+    return out
+
+
+def user_reml(um: UserModel) -> dict[str, float] | None:
+    """The same model by least squares (no group terms) or REML (statsmodels MixedLM,
+    one grouping factor, each varying coefficient its own variance component as in
+    the program), keyed by :func:`user_table`'s names; None where statsmodels cannot
+    fit it (two or more grouping factors)."""
+    import warnings
+    fd, d = um.fd, um.d
+    if len(fd.groups) > 1:
+        return None
+    free = [i for i, m in enumerate(d.has_mean) if m]
+    fixed = [np.ones(len(fd.y))] * d.intercept + list(fd.X.T) + [
+        fd.groups[0].Z[:, i] for i in free]
+    names = um.fixed + [term_of(d.cluster_names[i]) for i in free]
+    frame = pd.DataFrame({"y": fd.y, **{f"f{i}": c for i, c in enumerate(fixed)}})
+    rhs = " + ".join(["0"] + [f"f{i}" for i in range(len(fixed))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not fd.groups:
+            r = smf.ols(f"y ~ {rhs}", frame).fit()
+            out = dict(zip(names, r.params))
+        else:
+            (g,) = fd.groups
+            frame["g"] = g.index
+            if g.coef_names == [f"1|{g.factor}"]:
+                model = smf.mixedlm(f"y ~ {rhs}", frame, groups="g")
+            else:
+                for l in range(g.Z.shape[1]):
+                    frame[f"z{l}"] = g.Z[:, l]
+                model = smf.mixedlm(f"y ~ {rhs}", frame, groups="g", re_formula="0",
+                                    vc_formula={f"v{l:03d}": f"0 + z{l}"
+                                                for l in range(g.Z.shape[1])})
+            try:
+                r = best_reml(model)
+            except RuntimeError:
+                return None
+            out = dict(zip(names, r.fe_params))
+            var = ([r.cov_re.iloc[0, 0]] if g.coef_names == [f"1|{g.factor}"]
+                   else r.vcomp)
+            out.update({f"sd({c})": np.sqrt(v) for c, v in zip(g.coef_names, var)})
+    out["sigma"] = np.sqrt(r.scale)
+    return {k: float(v) for k, v in out.items()}
+
+
+def analyse_user(data, formula_text: str, *, dropna: bool, prior_scale: float,
+                 opts: RunOptions) -> Results:
+    """The formula path of :func:`analyse`: the user's model, the same common terms
+    with complete pooling (for LOO), the marginal program for y ~ x + (1 | g), and
+    least squares or REML beside them."""
+    frame = read_table(DATA if data is None else data)
+    fd = formula.checked_structure(
+        formula.design(frame, formula_text, family="gaussian",
+                       source=frame.attrs["source"], dropna=dropna), example="radon")
+    scales = user_priors(fd, prior_scale)
+    um = user_model(fd)
+    single = (len(fd.groups) == 1
+              and fd.groups[0].coef_names == [f"1|{fd.groups[0].factor}"])
+    programs.compile_all(PROGRAMS if single else (PROGRAM,), quiet=opts.quiet)
+    fits = {FORMULA_FIT: fit_user(um, opts, scales)}
+    pooled = user_model(fd, groups=False)
+    if fd.groups and pooled.fixed:
+        say(opts, "complete pooling: the common terms alone")
+        fits[POOLED_FIT] = fit_user(pooled, opts, scales)
+    every = dict(fits)
+    if single:
+        every[USER_MARGINAL] = user_marginal(um, opts, scales)
+    tables = {k: user_table(f) for k, f in fits.items()}
+    ref = user_reml(um)
+    coef = tables[FORMULA_FIT].copy()
+    if ref is not None:
+        coef["REML" if fd.groups else "LS"] = pd.Series(ref)
+    out = {"coefficients": coef, "priors": user_priors_table(um, scales, prior_scale)}
+    loo, loo_notes = (loo_compare(fits) if len(fits) > 1 else (None, []))
+    if loo is not None:
+        out["loo"] = loo
+        out["comparison"] = pd.concat({k: t[["mean", "sd", "2.5%", "97.5%"]]
+                                       for k, t in tables.items()}, axis=1)
+    if single:
+        out["marginal"] = marginal_user_comparison(fits[FORMULA_FIT], every[USER_MARGINAL])
+    out["efficiency"] = efficiency_table(every)
+    problems = [f"{k}: {p}" for k, f in every.items() for p in f.problems]
+    failed = [k for k, f in fits.items() if f.problems]
+    text = user_answer(fd, coef, fits[FORMULA_FIT].problems, ref,
+                       None if failed else loo, loo_notes)
+    if failed and loo is not None and FORMULA_FIT not in failed:
+        text += (" No LOO ranking is stated: the complete-pooling fit's diagnostics "
+                 "failed.")
+    if not opts.quiet:
+        print(coef.round(3).to_string())
+    return Results(
+        "radon", f"Mixed effects on {Path(frame.attrs['source']).name}: {fd.formula}",
+        opts, every, tables=out, answer=text, problems=problems, data={"data": frame},
+        extras={"user": um, "loo_notes": loo_notes, "prior_scale": prior_scale})
+
+
+def user_answer(fd: formula.Design, coef: pd.DataFrame, problems: list[str],
+                ref: dict | None, loo: pd.DataFrame | None, loo_notes: list[str]) -> str:
+    """The answer for a user's formula, from its posterior table (and REML / LS
+    column), its diagnostics and the LOO comparison with complete pooling; with
+    failed diagnostics no posterior number is given."""
+    if problems:
+        return ("The sampler diagnostics failed for the formula's fit ("
+                + "; ".join(problems) + "). Draws that fail them need not represent "
+                "the posterior, so no estimate is given here: run longer chains (e.g. "
+                "--iter-warmup 1000 --iter-sampling 1000 or more) and check the "
+                "problems listed below.")
+    out = []
+    for name in fd.common_names:
+        row = coef.loc[name]
+        zero = row["2.5%"] <= 0 <= row["97.5%"]
+        out.append(f"{name}: {row['mean']:.3g} (95% interval {row['2.5%']:.3g} to "
+                   f"{row['97.5%']:.3g}{', which includes 0' if zero else ''})")
+    text = ((f"Change in {fd.response_name} per unit of each common term: "
+             + "; ".join(out) + ".") if out else "")
+    sds = [i for i in coef.index if i.startswith("sd(")]
+    if sds:
+        text += (" Group-level sds: " + "; ".join(
+            f"{i} {coef.loc[i, 'mean']:.3g} ({coef.loc[i, '2.5%']:.3g} to "
+            f"{coef.loc[i, '97.5%']:.3g})" for i in sds)
+            + f", against a residual sd of {coef.loc['sigma', 'mean']:.3g}.")
+    else:
+        text += f" Residual sd {coef.loc['sigma', 'mean']:.3g}."
+    if loo is not None:
+        text += " " + loo_sentence(loo, loo_notes)
+    if ref is not None:
+        col = "REML" if fd.groups else "LS"
+        gap = max(abs(coef.loc[k, "mean"] - v) / coef.loc[k, "sd"] for k, v in ref.items())
+        text += (f" The posterior means sit within {gap:.2f} posterior sd of the "
+                 f"{'REML' if fd.groups else 'least-squares'} fit of the same model "
+                 f"(column {col}).")
+    else:
+        text += (" statsmodels' MixedLM fits one grouping factor only: no REML "
+                 "comparison for this formula.")
+    return text.strip()
+
+
+def render_user(r: Results, rep: report.Report) -> None:
+    """The report for a user's formula: data, model, priors, coefficients, LOO
+    against complete pooling, the marginal program (y ~ x + (1 | g)), densities,
+    traces and timing."""
+    um, frame = r.extras["user"], r.data["data"]
+    fd, fits = um.fd, r.fits
+    groups = "; ".join(
+        f"{g.factor}: {len(g.levels)} groups, {int(np.median(np.bincount(g.index)[1:]))}"
+        f" rows per group (median, range {np.bincount(g.index)[1:].min()} to "
+        f"{np.bincount(g.index)[1:].max()})" for g in fd.groups)
+    rep.section("Data", report.para(
+        f"{len(fd.y)} rows of {frame.attrs['source']} used"
+        + (f" ({fd.dropped_rows} rows with empty cells dropped, --dropna)"
+           if fd.dropped_rows else "") + f"; response {fd.response_name} (mean "
+        f"{np.mean(fd.y):.4g}, sd {fd.y_sd:.4g}). " + (groups + "." if groups else
+                                                       "No group terms.")))
+    clusters = ", ".join(f"{c} (mean {'free' if m else 'in the common terms'})"
+                         for c, m in zip(um.d.cluster_names, um.d.has_mean)) or "none"
+    rep.section("Model", report.para(
+        f"Formula {fd.formula}: common terms {', '.join(um.fixed) or 'none'}; clusters "
+        f"of varying coefficients {clusters}. Each varying coefficient is its own "
+        "cluster with its own sd, independent of the others (lme4's (1 + x || g)): "
+        "the program has no correlation between a group's intercept and slope. A "
+        "cluster's mean is a common term's coefficient when the formula has that term, "
+        "otherwise it is free. The program's own description:"),
+        report.models(fits.values()))
+    rep.section("Priors", report.table(r.table("priors"), index=False), report.para(
+        "rstanarm's default priors (Gabry & Goodrich, 'Prior Distributions for rstanarm "
+        "Models'), scaled to these data; the program takes them as normal(0, s) on the "
+        "standardised predictors and y - mean(y), and half-normal sds of the same "
+        "scale where rstanarm has exponential(1 / sd(y)). --prior-scale multiplies "
+        "every scale.", "note"))
+    ref = "REML" if fd.groups else "LS"
+    rep.section("Coefficients", report.table(r.table("coefficients"), {
+        "r_hat": 3, "ess_bulk": 0, "ess_tail": 0, "mcse_mean": 4}),
+        report.para(f"{ref}: the same model by "
+                    + ("REML (statsmodels MixedLM, one variance component per varying "
+                       "coefficient)" if fd.groups else "least squares")
+                    + ", where statsmodels can fit it (one grouping factor). A "
+                    "posterior mean of a poorly determined sd sits above the REML "
+                    "estimate, the mode of a skewed likelihood.", "note"))
+    if "loo" in r.tables:
+        rep.section("Complete pooling compared", report.table(r.table("comparison"), 3),
+                    report.table(r.table("loo"), 2),
+                    *[report.para(n, "problems") for n in r.extras["loo_notes"]],
+                    report.para(LOO_NOTE, "note"))
+    if "marginal" in r.tables:
+        worst = float(r.table("marginal")["difference / combined MCSE"].abs().max())
+        speed = r.table("efficiency")["min bulk ESS / s"]
+        rep.section("Fast program: group effects integrated out", report.para(
+            f"{MARGINAL}.stan fits the same model with the group effects integrated out "
+            "(per-group sufficient statistics: each gradient costs O(groups)); the "
+            f"posterior means differ by at most {worst:.1f} combined MCSEs. Minimum "
+            f"bulk ESS per second is {speed[USER_MARGINAL] / speed[FORMULA_FIT]:.1f} "
+            f"times the general program's ({speed[USER_MARGINAL]:.0f} vs "
+            f"{speed[FORMULA_FIT]:.0f})."),
+            report.table(r.table("marginal"), {"difference / combined MCSE": 2}),
+            report.para(MCSE_NOTE, "note"))
+    f = fits[FORMULA_FIT]
+    names = f.main
+    rep.section("Posterior densities", report.figure(report.density_figure(
+        {k: fits[k] for k in (FORMULA_FIT, POOLED_FIT) if k in fits},
+        [v for v in ("beta", "sigma") if v in names], "Posterior densities"),
+        "densities"))
+    rep.section("Trace plots", report.figure(report.trace_figure(
+        f.idata, names, f"Trace plots: {fd.formula}"), "trace"))
+    rep.section("Timing", report.table(r.table("efficiency"), {
+        "compile (s)": 1, "sampling (s)": 1, "min bulk ESS": 0, "min bulk ESS / s": 1,
+        "step size": 3, "leapfrog steps per draw": 1}))
+
+
+
 def main(argv: list[str] | None = None) -> int:
     def extend(p):
         p.add_argument("--data", default=DATA, help="radon CSV (default: %(default)s)")
         p.add_argument("--counties", dest="figure_counties", default=",".join(FIGURE_COUNTIES),
                        help="comma-separated county names for the partial-pooling figure")
+        cli.add_formula_options(p)
     return cli.main(sys.modules[__name__], __doc__.splitlines()[0], argv, extend, DEFAULTS)
 
 

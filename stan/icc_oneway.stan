@@ -9,7 +9,8 @@
 // from each draw in generated quantities.
 // Priors: p(alpha) proportional to 1 (flat, as in the notes: nothing is
 // added to target) when alpha_prior_sd = 0 (the default), else (for prior
-// predictive draws and calibration) alpha ~ N(0, alpha_prior_sd^2);
+// predictive draws, calibration, and a user's y ~ 1 + (1 | g), fitted to
+// y - mean(y) with alpha_prior_sd = 2.5 sd(y)) alpha ~ N(0, alpha_prior_sd^2);
 //   sigma_beta ~ half-normal(0, scale_prior_sd),
 //   sigma ~ half-normal(0, scale_prior_sd),
 // with scale_prior_sd from the driver (1 for log radon: the total sd of y

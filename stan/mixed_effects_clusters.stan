@@ -9,7 +9,8 @@
 // Priors:
 //   p(beta) proportional to 1 (flat, the notes' prior; beta_prior_sd = 0),
 //     or beta ~ N(0, beta_prior_sd^2) when beta_prior_sd > 0 (proper, for
-//     prior predictive draws);
+//     prior predictive draws, and for a user's formula: rstanarm-style
+//     defaults on standardised X and y - mean(y), set by the driver);
 //   alpha_c ~ N(0, mean_prior_sd^2), mean_prior_sd large (vague), or, in
 //     the nested model (nested = 1), alpha_c ~ N(0, sigma_alpha^2);
 //   sigma, sigma_gamma_c, sigma_alpha ~ half-normal(0, scale_prior_sd),
@@ -52,7 +53,8 @@
 //
 // Data: Minnesota household radon, log pCi/L (Gelman & Hill 2007,
 // ch. 12-13, data/radon_mn.csv); the benchmark's simulated data; any other
-// data set with its own X, Z and clusters.
+// data set with its own X, Z and clusters (radon --formula: each
+// coefficient of each group term one cluster).
 data {
   int<lower=1> N;                              // observations
   int<lower=0> K;                              // predictors (columns of X)

@@ -11,7 +11,8 @@
 // Priors:
 //   p(beta, beta_county) proportional to 1 (flat, the notes' prior;
 //     beta_prior_sd = 0), or beta_k, beta_county_l ~ N(0, beta_prior_sd^2)
-//     when beta_prior_sd > 0 (proper, for prior predictive draws);
+//     when beta_prior_sd > 0 (proper, for prior predictive draws and for
+//     a user's y ~ x + (1 | g), scaled to the data by the driver);
 //   alpha ~ N(0, mean_prior_sd^2) (vague);
 //   sigma, sigma_gamma ~ half-normal(0, scale_prior_sd).
 // The same model and priors as mixed_effects_clusters.stan with its X =
