@@ -28,6 +28,7 @@ tames the skew but is a different model.)
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -38,8 +39,10 @@ import statsmodels.api as sm
 from scipy import stats
 
 from . import cli, programs, report
+from . import data as datasets
+from . import formula as formulas
 from .data import Column, check_rows, data_file, prepare, shown
-from .errors import DataError
+from .errors import DataError, PystanModelsError
 from .fitting import (LOO_NOTE, Fit, RunOptions, draws, efficiency_table, loo_compare,
                       pareto_k, run_options, sample)
 from .results import Results
@@ -170,14 +173,21 @@ def epilepsy_data(frame: pd.DataFrame, **switches) -> dict:
     return data
 
 
+# the programs' prior fields as the notes set them: alpha_c ~ normal(0, 5),
+# beta_std ~ normal(0, 2.5), sigma (and sigma_group) ~ exponential(1)
+NOTES_PRIORS = {"alpha_prior_sd": 5.0, "beta_prior_sd": 2.5, "scale_prior_rate": 1.0}
+
+
 def _glm_data(y, X: np.ndarray, log_exposure, *, prior_only: bool = False,
-              pointwise: bool = True) -> dict:
+              pointwise: bool = True, priors: dict | None = None) -> dict:
     """The data every count program reads (the grouped one adds J and group):
-    ``prior_only`` switches the likelihood off, ``pointwise`` writes log_lik and y_rep."""
-    return {"N": len(y), "K": X.shape[1], "X": X.tolist(),
+    ``prior_only`` switches the likelihood off, ``pointwise`` writes log_lik and y_rep;
+    ``priors``: the prior fields (default: the notes' :data:`NOTES_PRIORS`)."""
+    return {"N": len(y), "K": X.shape[1], "X": np.asarray(X, dtype=float).tolist(),
             "log_exposure": np.asarray(log_exposure, dtype=float).tolist(),
             "y": [int(v) for v in y], "prior_only": int(prior_only),
-            "pointwise": int(pointwise)}
+            "pointwise": int(pointwise),
+            **{k: float(v) for k, v in (priors or NOTES_PRIORS).items()}}
 
 
 # ---------------------------------------------------------------- fits
@@ -185,10 +195,16 @@ def _glm_data(y, X: np.ndarray, log_exposure, *, prior_only: bool = False,
 def mle_poisson(frame: pd.DataFrame) -> pd.DataFrame:
     """Maximum-likelihood Poisson regression with offset log(exposure2) (statsmodels)."""
     data = roaches_data(frame)
-    exog = sm.add_constant(np.asarray(data["X"]), has_constant="add")
-    res = sm.GLM(frame.y, exog, family=sm.families.Poisson(),
-                 offset=np.asarray(data["log_exposure"])).fit()
-    names = ["alpha"] + [f"beta[{k}]" for k in ROACH_PREDICTORS]
+    return poisson_mle(frame.y, data["X"], data["log_exposure"],
+                       ["alpha"] + [f"beta[{k}]" for k in ROACH_PREDICTORS])
+
+
+def poisson_mle(y, X, log_exposure, names: list[str]) -> pd.DataFrame:
+    """statsmodels' Poisson GLM of y on [1, X] with offset log_exposure: estimates
+    and standard errors, indexed by ``names`` (the intercept first)."""
+    exog = sm.add_constant(np.asarray(X, dtype=float), has_constant="add")
+    res = sm.GLM(np.asarray(y), exog, family=sm.families.Poisson(),
+                 offset=np.asarray(log_exposure, dtype=float)).fit()
     return pd.DataFrame({"MLE": np.asarray(res.params), "MLE se": np.asarray(res.bse)},
                         index=names)
 
@@ -573,12 +589,33 @@ def answer(r_ppc: pd.DataFrame, r_loo: pd.DataFrame, r_bad_k: dict[str, int],
 
 # ---------------------------------------------------------------- analysis
 
-def analyse(roaches=None, epilepsy=None, **run) -> Results:
+def analyse(roaches=None, epilepsy=None, *, data=None, formula=None, exposure=None,
+            dropna: bool = False, prior_scale: float = 1.0, **run) -> Results:
     """Fit the three roaches programs and the two epilepsy programs, check them and
     compare them.  ``roaches``, ``epilepsy``: None (the bundled data), a CSV path or
     a DataFrame.  ``run``: chains, iter_warmup, iter_sampling, seed, quiet, quick
-    (see :class:`RunOptions`)."""
+    (see :class:`RunOptions`).
+
+    With a ``formula`` (lme4 syntax, e.g. ``"visits ~ age + C(sex)"`` or ``"seizures
+    ~ treat * base + (1 | patient)"``), the same programs are fitted to a user's data
+    set instead: ``data`` (or the first argument) a CSV path or DataFrame, ``exposure``
+    a column of positive exposure times (an offset), ``dropna`` drops rows with empty
+    cells, ``prior_scale`` multiplies the default prior scales (see
+    :func:`analyse_formula`)."""
     opts = run_options(DEFAULTS, run)
+    if formula is not None:
+        if epilepsy is not None or (roaches is not None and data is not None):
+            raise PystanModelsError("with a formula give one data set (data=, --data); "
+                                    "roaches and epilepsy are the notes' data sets")
+        return analyse_formula(data if data is not None else roaches, formula, opts,
+                               exposure=exposure, dropna=dropna, prior_scale=prior_scale)
+    unused = [name for name, v in (("data", data), ("exposure", exposure),
+                                   ("dropna", dropna)) if v not in (None, False)]
+    unused += ["prior_scale"] if prior_scale != 1.0 else []
+    if unused:
+        raise PystanModelsError(f"{', '.join(unused)} go(es) with a formula (--formula); "
+                                "without one counts fits the notes' models to the "
+                                "roaches and epilepsy data")
     frames = load(roaches, epilepsy)
     r_frame, e_frame = frames["roaches"], frames["epilepsy"]
     programs.compile_all(PROGRAMS, quiet=opts.quiet)   # at once, up to a core each
@@ -626,6 +663,242 @@ def analyse(roaches=None, epilepsy=None, **run) -> Results:
         data=frames, extras={"roaches_loo_notes": r_notes, "epilepsy_loo_notes": e_notes})
 
 
+# ---------------------------------------------------------------- a user's formula
+
+# what the formula path fits: no group term -> the roaches' three programs; one
+# (1 | g) -> a Poisson regression and the grouped overdispersed program, as for
+# the epilepsy data
+def _grouped_label(factor: str) -> str:
+    return f"overdispersed Poisson + {factor} effect"
+
+
+def formula_models(d: formulas.Design) -> dict[str, str]:
+    """label -> program for a user's design."""
+    if d.groups:
+        return {"Poisson": "counts_poisson",
+                _grouped_label(d.groups[0].factor): "counts_overdispersed_grouped"}
+    return dict(ROACH_MODELS)
+
+
+def _bundled_for(formula: str) -> Path:
+    """The bundled file whose columns the formula names (roaches first), for a
+    formula given without data."""
+    from formulae import model_description
+    try:
+        names = {v for v in model_description(formula).var_names if v} - set(
+            formulas.ENCODINGS)
+    except Exception:          # formula.design says what is wrong with it
+        return ROACHES
+    for path in (ROACHES, EPILEPSY):
+        if names <= set(pd.read_csv(path, nrows=0).columns):
+            return path
+    return ROACHES
+
+
+def user_design(data, formula: str, *, exposure: str | None = None,
+                dropna: bool = False) -> tuple[pd.DataFrame, formulas.Design]:
+    """The user's frame and its checked design: Poisson counts, at most one group
+    intercept (1 | g), an intercept in the formula (the programs always have
+    one), or one clear error before anything compiles."""
+    frame = datasets.read_table(_bundled_for(formula) if data is None else data)
+    d = formulas.design(frame, formula, family="poisson", source=frame.attrs["source"],
+                        exposure=exposure, dropna=dropna)
+    formulas.checked_structure(d, example="counts")
+    if not d.intercept:
+        raise formulas.FormulaError(
+            f"counts' programs always have an intercept; the formula {formula!r} "
+            "removes it (0 + ... or - 1): drop that part")
+    return frame, d
+
+
+def formula_priors(d: formulas.Design, prior_scale: float = 1.0
+                   ) -> tuple[dict, pd.DataFrame]:
+    """The programs' prior fields for a user's design and the report's Priors table.
+
+    :func:`formula.default_priors` (rstanarm's GLM defaults) times ``prior_scale``:
+    normal(0, 2.5 s) on the intercept(s) at the predictors' means, normal(0, 2.5 s /
+    sd(x)) on each coefficient, which is normal(0, 2.5 s) on the programs'
+    standardised coefficients (beta_prior_sd), exponential(1 / s) on the group sd
+    and, as rstanarm's group-sd scale, on the observation-level sd."""
+    p = formulas.default_priors(d, prior_scale)
+    sx = np.where(d.x_sd > 0, d.x_sd, 1.0)
+    per_sd = p["beta"]["scale"] * sx            # every column: 2.5 s per sd of x
+    beta_sd = float(per_sd[0]) if per_sd.size else 2.5 * prior_scale
+    rate = p["sd"]["rate"] if "sd" in p else 1 / prior_scale
+    fields = {"alpha_prior_sd": p["intercept"]["scale"], "beta_prior_sd": beta_sd,
+              "scale_prior_rate": rate}
+    s = f"s = {prior_scale:g}"
+    where = "--prior-scale / prior_scale (data field {})"
+    hurdle = "" if d.groups else " (and both hurdle parts)"
+    rows = [("Intercept" + hurdle, f"normal(0, {fields['alpha_prior_sd']:.3g})",
+             f"2.5 s, {s}; at the predictors' means", where.format("alpha_prior_sd"))]
+    rows += [(name, f"normal(0, {scale:.3g})", f"2.5 s / sd(x), sd(x) = {x:.3g}",
+              where.format("beta_prior_sd = 2.5 s, per sd of x"))
+             for name, scale, x in zip(d.common_names, p["beta"]["scale"], sx)]
+    rows.append(("sigma (observation-level sd, overdispersed programs)",
+                 f"exponential({rate:.3g})", f"1 / s, {s}",
+                 where.format("scale_prior_rate")))
+    if d.groups:
+        rows.append((f"sd({d.groups[0].name})", f"exponential({rate:.3g})",
+                     f"1 / s, {s}", where.format("scale_prior_rate")))
+    table = pd.DataFrame(rows, columns=["parameter", "prior", "scale used",
+                                        "where it is set"])
+    return fields, table
+
+
+def formula_data(d: formulas.Design, priors: dict, **switches) -> dict:
+    """Stan data for a user's design.  An intercept-only formula (no common terms)
+    gets one column of zeros, since the programs need K >= 1: its coefficient meets
+    no data, follows its prior and is not reported."""
+    X = d.X if d.X.shape[1] else np.zeros((len(d.y), 1))
+    log_exposure = d.log_exposure if d.log_exposure is not None else np.zeros(len(d.y))
+    data = _glm_data(d.y, X, log_exposure, priors=priors, **switches)
+    if d.groups:
+        g = d.groups[0]
+        data.update(J=len(g.levels), group=g.index.tolist())
+    return data
+
+
+def _main(program: str, d: formulas.Design) -> list[str]:
+    """The parameters diagnosed: without common terms, no coefficients."""
+    return [v for v in MAIN[program] if d.X.shape[1] or not v.startswith("beta")]
+
+
+def fit_formula(d: formulas.Design, data: dict, opts: RunOptions) -> dict[str, Fit]:
+    coords = {"predictor": d.common_names or ["(none)"], "obs": np.arange(len(d.y))}
+    dims = {"y": ["obs"], "z": ["obs"], "log_rate": ["obs"]}
+    for name in ("beta", "beta_std", "beta_1", "beta_1std", "beta_2", "beta_2std"):
+        dims[name] = ["predictor"]
+    if d.groups:   # levels are distinct labels, as the epilepsy patients' ids
+        coords["group"] = d.groups[0].levels
+        dims.update(u=["group"], b1=["group"])
+    return {label: sample(program, data, opts, main=_main(program, d),
+                          observed={"y": d.y}, coords=coords, dims=dict(dims))
+            for label, program in formula_models(d).items()}
+
+
+def named_table(table: pd.DataFrame, d: formulas.Design) -> pd.DataFrame:
+    """A posterior table with the programs' names replaced by the formula's:
+    alpha -> Intercept, beta[age] -> age, hurdle parts prefixed, sigma_group ->
+    sd(1|g)."""
+    part = {"": "", "_1": "zero part: ", "_2": "count part: "}
+
+    def name(i: str) -> str:
+        m = re.fullmatch(r"(alpha|beta)(_[12])?(?:\[(.*)\])?", i)
+        if m:
+            return part[m[2] or ""] + ("Intercept" if m[1] == "alpha" else m[3])
+        return {"sigma": "sigma (observation-level sd)",
+                "sigma_group": f"sd({d.groups[0].name})" if d.groups else i}.get(i, i)
+    return table.rename(index=name)
+
+
+def _count_coefficients(label: str) -> str:
+    """The coefficient vector on the expected count's log scale in a fit."""
+    return "beta_2" if "hurdle" in label else "beta"
+
+
+def formula_ratio_table(fits: dict[str, Fit], d: formulas.Design,
+                        mle: pd.DataFrame) -> pd.DataFrame:
+    """exp(coefficient) of each term in each model, median [95%], beside the
+    Poisson MLE's rate ratio."""
+    names = {n: n for n in d.common_names}
+    cols = {}
+    for label, f in fits.items():
+        if label == "hurdle Poisson":
+            cols["hurdle: count part RR"] = ratio_summary(f.idata, "beta_2", names)
+            cols["hurdle: zero part OR"] = ratio_summary(f.idata, "beta_1", names)
+            continue
+        cols[f"{label} RR"] = ratio_summary(f.idata, "beta", names)
+        if label == "Poisson":
+            cols["Poisson RR, MLE"] = [f"{np.exp(mle.loc[n, 'MLE']):.3f}" for n in names]
+    out = pd.DataFrame(cols, index=list(names))
+    out.index.name = "term"
+    return out
+
+
+def formula_answer(d: formulas.Design, ppc: pd.DataFrame, loo: pd.DataFrame,
+                   bad_k: dict[str, int], coefficients: dict[str, pd.DataFrame],
+                   problems: dict[str, list[str]]) -> str:
+    """The answer paragraph for a user's data, every claim computed from the tables
+    passed in (``coefficients``: each model's :func:`named_table`); nothing rests on
+    a fit whose diagnostics failed."""
+    failed = {m: p for m, p in problems.items() if p}
+    ok = [m for m in problems if not problems[m]]
+    parts = [_failed_sentence(failed)] if failed else []
+    z = _ppc_row(ppc, ppc.model.iloc[0], "share of zeros")["observed"]
+    vm = _ppc_row(ppc, ppc.model.iloc[0], "variance / mean")["observed"]
+    head = (f"{d.response_name} ({len(d.y)} rows, {z:.0%} zeros, variance "
+            f"{vm:.3g} times the mean)")
+    if not ok:
+        return " ".join(parts + [f"{head}: no fit passed its diagnostics."])
+    parts.append(f"{head}: " + "; ".join(_ppc_sentence(ppc, m) for m in ok) + ".")
+    covering = [m for m in ok if not _misfit(ppc, m)]
+    parts.append(f"Only the {' and the '.join(covering)} "
+                 f"{'covers' if len(covering) == 1 else 'cover'} both statistics."
+                 if covering and len(covering) < len(ok) else
+                 "Every model that passed covers both statistics." if covering else
+                 f"None of {'them' if len(ok) > 1 else 'it'} gets both the zeros and "
+                 "the spread.")
+    parts.append(_loo_sentence(loo, bad_k, [m for m in loo.index if m not in ok]) + ".")
+    # the terms under the model LOO ranks first among those that passed and whose
+    # replications cover both statistics (else among those that passed, with a caveat)
+    best = next(m for m in loo.index if m in (covering or ok))
+    table = coefficients[best]
+    prefix = "count part: " if "hurdle" in best else ""
+    terms = []
+    for name in d.common_names:
+        row = table.loc[prefix + name]
+        lo, med, hi = np.exp(row[["2.5%", "50%", "97.5%"]].astype(float))
+        side = ("above 1" if lo > 1 else "below 1" if hi < 1 else "includes 1")
+        terms.append(f"{name} {med:.3g} [{lo:.3g}, {hi:.3g}] ({side})")
+    if terms:
+        what = "rate ratios of the positive counts" if prefix else "rate ratios"
+        caveat = ("" if best in covering else
+                  f" (its replications show {' and '.join(_misfit(ppc, best))}: read "
+                  "these intervals with caution)")
+        parts.append(f"Under the {best}{caveat}, the {what}, median [95%], are: "
+                     + "; ".join(terms) + ".")
+    if d.groups and best in coefficients and f"sd({d.groups[0].name})" in table.index:
+        row = table.loc[f"sd({d.groups[0].name})"]
+        parts.append(f"The sd of the {d.groups[0].factor} effects on the log rate is "
+                     f"{row['50%']:.2f} [{row['2.5%']:.2f}, {row['97.5%']:.2f}].")
+    return " ".join(parts)
+
+
+def analyse_formula(data, formula: str, opts: RunOptions, *, exposure: str | None = None,
+                    dropna: bool = False, prior_scale: float = 1.0) -> Results:
+    """The counts programs fitted to a user's data set: the Poisson, overdispersed
+    and hurdle programs when the formula has no group term, a Poisson regression
+    and the grouped overdispersed program for one ``(1 | g)``; compared by the
+    posterior predictive checks of zeros and dispersion and by PSIS-LOO, with the
+    coefficients named after the formula's terms (see :func:`analyse`)."""
+    frame, d = user_design(data, formula, exposure=exposure, dropna=dropna)
+    priors, prior_table = formula_priors(d, prior_scale)
+    stan = formula_data(d, priors)
+    models = formula_models(d)
+    programs.compile_all(tuple(models.values()), quiet=opts.quiet)
+    fits = fit_formula(d, stan, opts)
+    ppc = ppc_table(fits, d.y)
+    loo, notes, k = loo_results(fits)
+    names = ["Intercept"] + d.common_names
+    mle = poisson_mle(d.y, d.X, stan["log_exposure"], names)
+    coefficients = {m: named_table(f.table(), d) for m, f in fits.items()}
+    coefficients["Poisson"] = coefficients["Poisson"].join(mle)
+    text = formula_answer(d, ppc, loo, {m: int((v > K_BAD).sum()) for m, v in k.items()},
+                          coefficients, {m: f.problems for m, f in fits.items()})
+    if not opts.quiet:
+        print_summary(fits)
+    return Results(
+        "counts", TITLE, opts, fits,
+        tables={"ppc": ppc, "loo": loo, "pareto_k": pareto_k_table(k),
+                "rate_ratios": formula_ratio_table(fits, d, mle),
+                "coefficients": pd.concat(coefficients, names=["model", "parameter"]),
+                "mle": mle, "priors": prior_table, "efficiency": efficiency_table(fits)},
+        answer=text,
+        problems=[f"{label}: {p}" for label, f in fits.items() for p in f.problems],
+        data={"data": frame}, extras={"design": d, "loo_notes": notes})
+
+
 def print_summary(fits: dict[str, Fit]) -> None:
     rows = [{"fit": label, "parameter": p, "mean": r["mean"], "sd": r["sd"],
              "r_hat": r["r_hat"]} for label, f in fits.items() for p, r in f.table().iterrows()]
@@ -652,6 +925,8 @@ def _source(frame: pd.DataFrame, bundled: Path) -> str:
 def render(r: Results, rep: report.Report) -> None:
     """The report's sections: data, models, roaches checks, LOO, rate ratios and
     coefficients, epilepsy against BUGS, sampling speed (figures drawn here)."""
+    if "design" in r.extras:        # a user's data and formula
+        return render_formula(r, rep)
     roaches, epilepsy = r.data["roaches"], r.data["epilepsy"]
     r_fits = {m: r.fits[f"roaches: {m}"] for m in ROACH_MODELS}
     e_fits = {m: r.fits[f"epilepsy: {m}"] for m in EPILEPSY_MODELS}
@@ -736,32 +1011,111 @@ def render(r: Results, rep: report.Report) -> None:
                     "coefficients, scales), per second of sampling wall time.", "note"))
 
 
-def _ratio_figure(fits: dict[str, Fit]):
-    series = [("Poisson", "beta", "Poisson"), ("overdispersed Poisson", "beta", "overdispersed"),
-              ("hurdle Poisson", "beta_2", "hurdle, count part (RR)"),
-              ("hurdle Poisson", "beta_1", "hurdle, zero part (OR)")]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    n = len(ROACH_PREDICTORS)
+def render_formula(r: Results, rep: report.Report) -> None:
+    """The report for a user's data: data, models, priors, posterior predictive
+    checks, LOO, rate ratios and coefficients named after the formula's terms,
+    sampling speed (no published references: they are the notes' data's)."""
+    d: formulas.Design = r.extras["design"]
+    frame, y = r.data["data"], d.y
+    source = Path(d.source).name if Path(d.source).is_file() else d.source
+    groups = (f"; group term {d.groups[0].name} with {len(d.groups[0].levels)} "
+              f"levels of {d.groups[0].factor}" if d.groups else "")
+    dropped = (f" --dropna dropped {d.dropped_rows} of {len(frame)} rows with empty "
+               "cells in the formula's columns." if d.dropped_rows else "")
+    rep.section("Data", report.para(
+        f"{source}: {len(y)} rows used, formula {d.formula!r}; response "
+        f"{d.response_name}: {int((y == 0).sum())} zeros, mean {y.mean():.3g}, variance "
+        f"{y.var(ddof=1) if len(y) > 1 else 0:.3g}. Common terms: "
+        f"{', '.join(d.common_names) or 'none (intercept only)'}{groups}; offset "
+        + ("log of the exposure column." if d.log_exposure is not None else "none.")
+        + dropped))
+    models = formula_models(d)
+    rep.section("Models", report.para(
+        "The programs fitted (" + ", ".join(f"{m}: {p}.stan" for m, p in models.items())
+        + "); " + ("with one group intercept the example fits, as for the epilepsy "
+                   "data, a Poisson regression without the group and the overdispersed "
+                   "Poisson with the group effect (non-centred)."
+                   if d.groups else "as for the roaches data.")
+        + " Each program's own description:"), report.models(r.fits.values()),
+        report.para("The overdispersed programs' log_lik integrates epsilon_i out "
+                    f"(Gauss-Hermite quadrature, {GH_NODES} nodes) and their y_rep draws "
+                    "a new epsilon_i.", "note"))
+    rep.section("Priors", report.table(r.table("priors"), index=False), report.para(
+        "rstanarm's default priors for a GLM (formula.default_priors) times "
+        "--prior-scale s, on the programs' standardised predictors; the notes' run "
+        "keeps its own (normal(0, 5), normal(0, 2.5), exponential(1)).", "note"))
+    rep.section("Posterior predictive checks",
+                report.para("Each replicated data set y_rep gives a share of zeros and a "
+                            "variance-to-mean ratio; a model that describes the data puts "
+                            "the observed value (red) inside its replicated distribution."),
+                report.figure(ppc_figure(r.fits, y, source), "posterior predictive checks"),
+                report.table(r.table("ppc"), _PPC_DIGITS, index=False))
+    rep.section("LOO comparison", report.table(r.table("loo"), 1),
+                *[report.para(n, "problems") for n in r.extras["loo_notes"]],
+                report.para(LOO_NOTE, "note"),
+                report.table(r.table("pareto_k"), {"max k": 2}))
+    parts = []
+    if d.common_names:
+        series = [(m, "beta", m) for m in r.fits if m != "hurdle Poisson"]
+        if "hurdle Poisson" in r.fits:
+            series += [("hurdle Poisson", "beta_2", "hurdle, count part (RR)"),
+                       ("hurdle Poisson", "beta_1", "hurdle, zero part (OR)")]
+        parts = [report.table(r.table("rate_ratios")),
+                 report.figure(_ratio_figure(r.fits, series, d.common_names, source,
+                                             1.5 + 0.8 * len(d.common_names)),
+                               "rate ratios")]
+    rep.section("Rate ratios", report.para(
+        "exp(coefficient) per unit of each term: posterior median [95% interval]. RR: "
+        "rate ratio of the expected count (hurdle count part: of the positive counts' "
+        "Poisson rate); OR: odds ratio of a zero count; MLE: statsmodels' Poisson GLM."
+        if d.common_names else "The formula has no common terms."), *parts)
+    coef = r.table("coefficients")
+    rep.section("Coefficients by model", *[
+        f"<h3>{report.esc(label)}</h3>" + report.table(coef.loc[label], _digits())
+        for label in r.fits],
+        report.para("Log scale, in the units of your columns. Poisson: beside the "
+                    "posterior, the maximum-likelihood estimate (statsmodels GLM"
+                    + (", offset log(exposure)" if d.log_exposure is not None else "")
+                    + ").", "note"))
+    rep.section("Sampling speed", report.table(r.table("efficiency"), {
+        "compile (s)": 1, "sampling (s)": 1, "min bulk ESS": 0, "min bulk ESS / s": 1,
+        "step size": 3, "leapfrog steps per draw": 1}))
+
+
+# (fit, coefficient vector, legend) of the roaches' rate-ratio figure
+ROACH_SERIES = [("Poisson", "beta", "Poisson"),
+                ("overdispersed Poisson", "beta", "overdispersed"),
+                ("hurdle Poisson", "beta_2", "hurdle, count part (RR)"),
+                ("hurdle Poisson", "beta_1", "hurdle, zero part (OR)")]
+
+
+def _ratio_figure(fits: dict[str, Fit], series=ROACH_SERIES,
+                  labels=tuple(ROACH_PREDICTORS.values()), title: str = "Roaches",
+                  height: float = 4.5):
+    fig, ax = plt.subplots(figsize=(8, height))
+    n = len(labels)
     for j, (label, name, legend) in enumerate(series):
         r = np.exp(draws(fits[label].idata, name))
         lo, med, hi = np.quantile(r, [0.025, 0.5, 0.975], axis=0)
-        pos = np.arange(n) + (j - 1.5) * 0.18
+        pos = np.arange(n) + (j - (len(series) - 1) / 2) * 0.18
         ax.errorbar(med, pos, xerr=[med - lo, hi - med], fmt="o", capsize=3, label=legend)
     ax.axvline(1, color="grey", lw=1, ls="--")
     ax.set_xscale("log")
-    ax.set_yticks(np.arange(n), list(ROACH_PREDICTORS.values()))
+    ax.set_yticks(np.arange(n), list(labels))
     ax.invert_yaxis()
     ax.set(xlabel="ratio (log scale): rate ratio, or odds ratio of a zero count",
-           title="Roaches: exp(coefficient), median and 95% interval")
+           title=f"{title}: exp(coefficient), median and 95% interval")
     ax.legend(fontsize=8, loc="best")
     return fig
 
 
 def main(argv: list[str] | None = None) -> int:
     def extend(p):
-        p.add_argument("--roaches", default=ROACHES, help="roaches CSV (default: %(default)s)")
-        p.add_argument("--epilepsy", default=EPILEPSY,
-                       help="epilepsy CSV (default: %(default)s)")
+        # None: the bundled file (so a --formula run can tell it was not given)
+        p.add_argument("--roaches", help=f"roaches CSV (default: {ROACHES})")
+        p.add_argument("--epilepsy", help=f"epilepsy CSV (default: {EPILEPSY})")
+        p.add_argument("--data", help="your own CSV, fitted with --formula")
+        cli.add_formula_options(p, exposure=True)
     return cli.main(sys.modules[__name__], __doc__.splitlines()[0], argv, extend, DEFAULTS)
 
 

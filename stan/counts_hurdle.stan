@@ -18,6 +18,11 @@
 // (beta = beta_std / sd(X), alpha = alpha_c - mean(X) beta).
 // Data: roaches (Gelman & Hill 2007, sections 6.2 and 8.3); see
 // data/README.md.
+// The prior sds and rate above are the notes' values of the data fields
+// alpha_prior_sd = 5, beta_prior_sd = 2.5 and scale_prior_rate = 1; for a
+// user's formula (pystan_models.counts) they are rstanarm's data-scaled
+// defaults times --prior-scale s: 2.5 s, 2.5 s (normal(0, 2.5 s / sd(x)) on
+// the original scale) and 1 / s.
 functions {
   #include standardise.stanfunctions
   #include safe_rng.stanfunctions
@@ -54,6 +59,10 @@ data {
   matrix[N, K] X;                   // predictors, original scale
   vector[N] log_exposure;           // offset, count part only
   array[N] int<lower=0> y;          // counts
+  // priors (the notes' run: 5, 2.5, 1; a user's data: data-scaled defaults)
+  real<lower=0> alpha_prior_sd;     // intercepts at the means ~ N(0, this)
+  real<lower=0> beta_prior_sd;      // standardised coefficients ~ N(0, this)
+  real<lower=0> scale_prior_rate;   // sds ~ exponential(this)
   int<lower=0, upper=1> prior_only; // 1: no likelihood (prior predictive)
   int<lower=0, upper=1> pointwise;  // 1: write log_lik and y_rep
 }
@@ -79,10 +88,10 @@ parameters {
   vector[K] beta_2std;              // count part: per predictor sd
 }
 model {
-  alpha_1c ~ normal(0, 5);
-  beta_1std ~ normal(0, 2.5);
-  alpha_2c ~ normal(0, 5);
-  beta_2std ~ normal(0, 2.5);
+  alpha_1c ~ normal(0, alpha_prior_sd);
+  beta_1std ~ normal(0, beta_prior_sd);
+  alpha_2c ~ normal(0, alpha_prior_sd);
+  beta_2std ~ normal(0, beta_prior_sd);
   if (!prior_only) {
     // the zero part by bernoulli_logit_glm (analytic gradients)
     is_zero ~ bernoulli_logit_glm(X_std, alpha_1c, beta_1std);

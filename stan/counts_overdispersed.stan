@@ -18,6 +18,11 @@
 // y_rep draws a new epsilon_i (new observations with the same predictors).
 // Data: roaches (Gelman & Hill 2007, sections 6.2 and 8.3); see
 // data/README.md.
+// The prior sds and rate above are the notes' values of the data fields
+// alpha_prior_sd = 5, beta_prior_sd = 2.5 and scale_prior_rate = 1; for a
+// user's formula (pystan_models.counts) they are rstanarm's data-scaled
+// defaults times --prior-scale s: 2.5 s, 2.5 s (normal(0, 2.5 s / sd(x)) on
+// the original scale) and 1 / s.
 functions {
   #include standardise.stanfunctions
   #include safe_rng.stanfunctions
@@ -29,6 +34,10 @@ data {
   matrix[N, K] X;                   // predictors, original scale
   vector[N] log_exposure;           // offset
   array[N] int<lower=0> y;          // counts
+  // priors (the notes' run: 5, 2.5, 1; a user's data: data-scaled defaults)
+  real<lower=0> alpha_prior_sd;     // intercepts at the means ~ N(0, this)
+  real<lower=0> beta_prior_sd;      // standardised coefficients ~ N(0, this)
+  real<lower=0> scale_prior_rate;   // sds ~ exponential(this)
   int<lower=0, upper=1> prior_only; // 1: no likelihood (prior predictive)
   int<lower=0, upper=1> pointwise;  // 1: write log_lik and y_rep
 }
@@ -55,9 +64,9 @@ parameters {
   vector[N] log_rate;
 }
 model {
-  alpha_c ~ normal(0, 5);
-  beta_std ~ normal(0, 2.5);
-  sigma ~ exponential(1);
+  alpha_c ~ normal(0, alpha_prior_sd);
+  beta_std ~ normal(0, beta_prior_sd);
+  sigma ~ exponential(scale_prior_rate);
   // the epsilon_i layer: log_rate_i ~ normal(log_exposure_i + alpha + X_i beta,
   // sigma) by normal_id_glm, whose vector intercept carries the offset
   // (stanc's pedantic mode does not see this as log_rate's prior)

@@ -25,6 +25,11 @@
 // out; y_rep draws a new epsilon_i for the same groups (new visits).
 // Data: epilepsy (Thall & Vail 1990; BUGS Examples Vol. 1 "Epil"); see
 // data/README.md.
+// The prior sds and rate above are the notes' values of the data fields
+// alpha_prior_sd = 5, beta_prior_sd = 2.5 and scale_prior_rate = 1; for a
+// user's formula (pystan_models.counts) they are rstanarm's data-scaled
+// defaults times --prior-scale s: 2.5 s, 2.5 s (normal(0, 2.5 s / sd(x)) on
+// the original scale) and 1 / s.
 functions {
   #include standardise.stanfunctions
   #include safe_rng.stanfunctions
@@ -38,6 +43,10 @@ data {
   array[N] int<lower=0> y;          // counts
   int<lower=1> J;                   // groups (patients)
   array[N] int<lower=1, upper=J> group;
+  // priors (the notes' run: 5, 2.5, 1; a user's data: data-scaled defaults)
+  real<lower=0> alpha_prior_sd;     // intercepts at the means ~ N(0, this)
+  real<lower=0> beta_prior_sd;      // standardised coefficients ~ N(0, this)
+  real<lower=0> scale_prior_rate;   // sds ~ exponential(this)
   int<lower=0, upper=1> prior_only; // 1: no likelihood (prior predictive)
   int<lower=0, upper=1> pointwise;  // 1: write log_lik and y_rep
 }
@@ -60,10 +69,10 @@ parameters {
   vector[J] u;                      // b1 / sigma_group
 }
 model {
-  alpha_c ~ normal(0, 5);
-  beta_std ~ normal(0, 2.5);
-  sigma ~ exponential(1);
-  sigma_group ~ exponential(1);
+  alpha_c ~ normal(0, alpha_prior_sd);
+  beta_std ~ normal(0, beta_prior_sd);
+  sigma ~ exponential(scale_prior_rate);
+  sigma_group ~ exponential(scale_prior_rate);
   z ~ std_normal();
   u ~ std_normal();
   if (!prior_only) {

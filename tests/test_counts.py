@@ -59,7 +59,9 @@ def test_roaches_stan_data():
     assert data["log_exposure"][0] == pytest.approx(np.log(0.8))
     assert data["y"][0] == 153 and all(type(v) is int for v in data["y"])
     assert data["prior_only"] == 0 and data["pointwise"] == 1
-    assert set(data) == {"N", "K", "X", "log_exposure", "y", "prior_only", "pointwise"}
+    assert set(data) == {"N", "K", "X", "log_exposure", "y", "prior_only", "pointwise",
+                         *counts.NOTES_PRIORS}
+    assert {k: data[k] for k in counts.NOTES_PRIORS} == counts.NOTES_PRIORS
 
 
 def test_epilepsy_stan_data():
@@ -485,7 +487,7 @@ def test_zero_truncated_draws_at_small_rates(cmdstan_home):
     y = np.where(rng.random(N) < 0.5, 0, stats.poisson.ppf(
         rng.uniform(np.exp(-mu), 1), mu)).astype(int)
     data = {"N": N, "K": 2, "X": X.tolist(), "log_exposure": [0.0] * N, "y": y.tolist(),
-            "prior_only": 0, "pointwise": 1}
+            "prior_only": 0, "pointwise": 1, **counts.NOTES_PRIORS}
     f = sample("counts_hurdle", data, SHORT, main=counts.MAIN["counts_hurdle"],
                observed={"y": y})
     y_rep = counts.draws(f.idata, "y", "posterior_predictive")

@@ -287,7 +287,7 @@ def test_an_error_in_generated_quantities_fails_the_diagnostics(sandbox_stan, cm
     text = (STAN_DIR / "beetles_logit.stan").read_text()
     marker = "generated quantities {\n"
     assert marker in text
-    text = text.replace(marker, marker + "  if (beta > 34) reject(\"beta too big\");\n")
+    text = text.replace(marker, marker + "  if (beta[1] > 34) reject(\"beta too big\");\n")
     (sandbox_stan / "beetles_logit.stan").write_text(text)
     data = beetles.stan_data(beetles.load())
     f = sample("beetles_logit", data, RunOptions(2, 200, 200, 1, quiet=True),
