@@ -49,6 +49,8 @@ LOO_CLEAR_SE = 2.0
 
 # the programs this example fits (compiled together when the cache lacks them)
 PROGRAMS = ("beetles_logit", "beetles_probit", "beetles_cloglog")
+# the outcome's kind, for the report's predictive checks (report.predictive_checks)
+OUTCOME = "binomial"
 DEFAULTS = RunOptions()
 TITLE = "Beetle mortality: logit, probit and complementary log-log links"
 
@@ -519,6 +521,7 @@ def _term_variables(f: Fit, names: list[str], scale: np.ndarray) -> Fit:
     terms.update({n: post["beta"].sel(coef=n, drop=True) for n in names})
     f.idata["posterior"] = post.assign(terms)
     f.summaries.clear()
+    f.main = ["Intercept", *names, "p_hat"]     # the parameters as the tables name them
     renamed = {"alpha": "Intercept", **{f"beta[{n}]": n for n in names}}
     f.problems = [re.sub(r"\b(alpha|beta\[[^\]]*\])",
                          lambda m: renamed.get(m.group(0), m.group(0)), p)

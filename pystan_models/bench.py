@@ -16,6 +16,14 @@
    and numba caches, as a user's first run, with its programs compiled one after
    another (as before they compiled in parallel) and as many at once as there are
    cores; and ``all --quick`` the same way.
+6. ``--scale`` (instead of 1-4): the formula path on a user's big data (issue 11): a
+   200,000-row varying-intercept logistic data set with 200 groups through
+   ``separation --formula "y ~ x1 + ... + x5 + (1 | g)"`` against the hand-tuned
+   fast program on the same data (ESS/s); 200,000 Bernoulli rows with 50 covariate
+   patterns through ``separation --formula "y ~ dose + C(arm)"`` (aggregated to
+   binomial counts; sampling time); and on the notes' data, each example's formula
+   path against its default path (the time the formula layer takes, and the time
+   outside sampling both ways).
 
 Prints a table and writes ``reports/benchmark.html`` and ``reports/benchmark.json``.
 This is a benchmark, not a test: nothing here asserts a speed.
@@ -104,6 +112,114 @@ def simulate_logistic(n: int, groups: int = 200, k: int = 5, seed: int = 1) -> d
     p = 1 / (1 + np.exp(-(alpha[group - 1] + X @ beta)))
     return {"N": n, "K": k, "X": X.tolist(), "y": (rng.random(n) < p).astype(int).tolist(),
             "J": groups, "group": group.tolist(), "prior_only": 0, "pointwise": 0}
+
+
+def logistic_frame(data: dict) -> pd.DataFrame:
+    """:func:`simulate_logistic`'s data as a user's table: y, x1..xK and the group
+    g (labels g001, g002, ...), for the formula path ``y ~ x1 + ... + (1 | g)``."""
+    X = np.asarray(data["X"])
+    frame = pd.DataFrame(X, columns=[f"x{k + 1}" for k in range(X.shape[1])])
+    return frame.assign(g=[f"g{j:03d}" for j in data["group"]], y=data["y"])
+
+
+def simulate_patterns(n: int, seed: int = 1) -> pd.DataFrame:
+    """0/1 rows on a dose with 10 values and 5 arms: 50 covariate patterns.  True
+    logit: -1 + 0.3 dose + arm effects 0, 0.5, -0.5, 1, -1."""
+    rng = np.random.default_rng([seed, n, 3])
+    dose = rng.integers(0, 10, n).astype(float)
+    arm = rng.integers(0, 5, n)
+    eta = -1 + 0.3 * dose + np.array([0, 0.5, -0.5, 1, -1])[arm]
+    return pd.DataFrame({"y": (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int),
+                         "dose": dose, "arm": np.array(list("ABCDE"))[arm]})
+
+
+# Each example's notes' model written as a formula on its bundled data (the schools
+# example takes columns, not a formula).
+NOTES_FORMULAS = {
+    "beetles": {"formula": "p(killed, exposed) ~ dose"},
+    "icc": {"formula": "log_radon ~ 1 + (1 | county)"},
+    "radon": {"formula": "log_radon ~ floor + (1 | county)"},
+    "rats": {"formula": "weight ~ age_days + (age_days | rat)"},
+    "counts": {"formula": "y ~ roach1 + treatment + senior", "exposure": "exposure2"},
+    "probit": {"formula": "p(germinated, total) ~ C(seed_type) + C(root_extract)"},
+    "separation": {"formula": "hg ~ nv + pi + eh"},
+    "schools": {"estimate": "effect", "se": "se", "label": "school"},
+}
+
+
+# the bundled file and family each formula above is read with (the formula layer's
+# own time: parsing, checks, design matrices)
+LAYER = {"beetles": ("beetles.csv", "binomial"), "icc": ("radon_mn.csv", "gaussian"),
+         "radon": ("radon_mn.csv", "gaussian"), "rats": ("rats.csv", "gaussian"),
+         "counts": ("roaches.csv", "poisson"), "probit": ("seeds.csv", "binomial"),
+         "separation": ("endometrial.csv", "binomial")}
+
+
+def timed(call) -> tuple[object, float]:
+    start = time.monotonic()
+    out = call()
+    return out, time.monotonic() - start
+
+
+def bench_formula_scale(opts: RunOptions, threads: int, n: int = 200_000) -> list[dict]:
+    """The formula path against the fast program on n rows in 200 groups, and on n
+    Bernoulli rows with 50 covariate patterns."""
+    from . import separation
+    run = dataclasses.asdict(opts)
+    data = simulate_logistic(n, seed=opts.seed)
+    print(f"== scale: fast program, N = {n}", file=sys.stderr, flush=True)
+    fast = sample("varying_intercept_logistic_fast", {**data, "grainsize": 500}, opts,
+                  main=["mu", "tau", "beta"], y_rep=None, log_lik=None,
+                  cpp_options={"STAN_THREADS": True}, threads_per_chain=threads,
+                  parallel_chains=max(1, (os.cpu_count() or 2) // threads))
+    rows = [{"run": f"fast program, {n:,} rows, 200 groups", **fit_row(fast)}]
+    terms = " + ".join(f"x{k + 1}" for k in range(data["K"]))
+    print(f"== scale: formula path, N = {n}", file=sys.stderr, flush=True)
+    res, wall = timed(lambda: separation.analyse(logistic_frame(data),
+                                                 formula=f"y ~ {terms} + (1 | g)", **run))
+    f = next(iter(res.fits.values()))
+    rows.append({"run": f"formula path (1 | g), {n:,} rows, 200 groups", **fit_row(f),
+                 "wall (s)": wall, "choice": res.extras["choice"].sentence,
+                 "ESS/s vs fast": fit_row(f)["min bulk ESS / s"]
+                 / rows[0]["min bulk ESS / s"]})
+    print(f"== scale: formula path, {n} Bernoulli rows, 50 patterns", file=sys.stderr,
+          flush=True)
+    res, wall = timed(lambda: separation.analyse(simulate_patterns(n, opts.seed),
+                                                 formula="y ~ dose + C(arm)", **run))
+    for name, f in res.fits.items():
+        rows.append({"run": f"formula path, {n:,} Bernoulli rows as "
+                     f"{res.extras['patterns']} patterns: {name}", **fit_row(f),
+                     "wall (s)": wall})
+    return rows
+
+
+def bench_formula_overhead(opts: RunOptions) -> list[dict]:
+    """On the notes' data: the formula layer's own time (parsing, checks, design) and
+    each path's wall time outside sampling (warm compile cache)."""
+    from . import formula
+    from .data import data_file, read_table
+    run = dataclasses.asdict(opts)
+    rows = []
+    for name, options in NOTES_FORMULAS.items():
+        module = importlib.import_module(f"pystan_models.{name}")
+        module.analyse(**run)                            # compiles, then timed warm
+        print(f"== formula overhead: {name}", file=sys.stderr, flush=True)
+        notes, notes_wall = timed(lambda: module.analyse(**run))
+        user, user_wall = timed(lambda: module.analyse(**options, **run))
+        row = {"example": name, "options": " ".join(f"{k}={v!r}" for k, v in
+                                                     options.items()),
+               "notes: outside sampling (s)": notes_wall - sum(
+                   f.seconds for f in notes.fits.values()),
+               "formula: outside sampling (s)": user_wall - sum(
+                   f.seconds for f in user.fits.values())}
+        if name in LAYER:
+            file, family = LAYER[name]
+            frame = read_table(data_file(file))
+            _, row["formula layer (s)"] = timed(lambda: formula.checked_structure(
+                formula.design(frame, options["formula"], family=family,
+                               exposure=options.get("exposure")), example=name))
+        rows.append(row)
+    return rows
 
 
 def simulate_mixed(n: int, groups: int = 200, k: int = 5, seed: int = 1) -> dict:
@@ -271,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cold-waits", action="store_true",
                    help="instead of the above, time each example's first run from empty "
                    "caches, compiling one program at a time and one per core")
+    p.add_argument("--scale", action="store_true",
+                   help="instead of the above, the formula path on big simulated data "
+                   "against the fast program, and its overhead on the notes' data")
     p.add_argument("--warm-cache", action="store_true",
                    help="keep the compile cache (default: compile every program cold)")
     p.add_argument("--output-dir", type=Path, default=report.REPORTS_DIR)
@@ -300,6 +419,17 @@ def run(args) -> int:
         tables = {"cold waits": cold_waits(args.examples)}
         print(tables["cold waits"].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         write(tables, args, args.output_dir, "cold-waits")
+        return 0
+    if args.scale:
+        tables = {"formula path at scale": pd.DataFrame(bench_formula_scale(
+                      opts, args.threads, max(args.sizes))),
+                  "formula path on the notes' data": pd.DataFrame(
+                      bench_formula_overhead(opts))}
+        with pd.option_context("display.width", 250, "display.max_columns", 20,
+                               "display.max_colwidth", 60):
+            for title, frame in tables.items():
+                print(f"\n{title}\n{frame.to_string(index=False, float_format=lambda v: f'{v:.2f}')}")
+        write(tables, args, args.output_dir, "scale")
         return 0
     with tempfile.TemporaryDirectory() as cache:
         if not args.warm_cache:

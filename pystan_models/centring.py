@@ -65,3 +65,76 @@ def choose(term: str, estimates, variances) -> Choice:
     weights = info * tau ** 2 / (1 + info * tau ** 2)
     weight = float(np.median(weights))
     return Choice(term, weight >= 0.5, weight, tau)
+
+
+# --- each group's own estimate, for the examples' formula paths ----------------------
+
+def group_estimates(resid, index, sigma: float, z=None):
+    """Each group's least-squares estimate of its coefficient on ``z`` (None: its
+    intercept, the group mean) from the residuals ``resid`` about the common terms'
+    fit, and that estimate's variance: sigma^2 / n_j for the intercept, sigma^2 /
+    S_zz,j for a slope (inf where the group's z has fewer than 2 distinct values).
+    ``index``: each row's group, 1..J."""
+    index, resid = np.asarray(index), np.asarray(resid, float)
+    n = np.bincount(index)[1:]
+    total = lambda v: np.bincount(index, v, minlength=len(n) + 1)[1:]  # noqa: E731
+    if z is None:
+        return total(resid) / n, sigma ** 2 / n
+    z = np.asarray(z, float)
+    dz = z - (total(z) / n)[index - 1]
+    szz = total(dz * dz)
+    flat = szz <= 1e-12 * n * np.mean(z * z)
+    est = np.where(flat, np.nan, total(dz * resid) / np.where(flat, 1, szz))
+    return est, np.where(flat, np.inf, sigma ** 2 / np.where(flat, 1, szz))
+
+
+def gaussian(term: str, y, F, index, z=None) -> Choice:
+    """:func:`choose` for a gaussian group term: the groups' estimates
+    (:func:`group_estimates`) from y's residuals about its least-squares fit on the
+    common terms' columns ``F`` (intercept column included; none: y itself), sigma
+    the residual sd."""
+    y = np.asarray(y, float)
+    F = np.asarray(F, float).reshape(len(y), -1)
+    resid, rank = y, 0
+    if F.shape[1]:
+        resid = y - F @ np.linalg.lstsq(F, y, rcond=None)[0]
+        rank = np.linalg.matrix_rank(F)
+    sigma = float(np.sqrt(resid @ resid / max(len(y) - rank, 1)))
+    return choose(term, *group_estimates(resid, index, sigma, z))
+
+
+def poisson(term: str, y, mu, index) -> Choice:
+    """:func:`choose` for a Poisson group intercept: each group's log rate about the
+    common terms' Poisson fit ``mu`` (each row's fitted mean, exposure included),
+    log((sum y + 0.5) / sum mu), with variance 1 / (sum y + 0.5)."""
+    index = np.asarray(index)
+    count = np.bincount(index, np.asarray(y, float))[1:] + 0.5
+    return choose(term, np.log(count / np.bincount(index, np.asarray(mu, float))[1:]),
+                  1 / count)
+
+
+def binomial(term: str, y, trials, p, index) -> Choice:
+    """:func:`choose` for a logistic group intercept: each group's one-step estimate
+    of its intercept's shift from the common terms' fit ``p`` (each row's fitted
+    probability), its score over its information sum(y - n p) / sum(n p (1 - p)),
+    with variance 1 / information."""
+    index, n, p = np.asarray(index), np.asarray(trials, float), np.asarray(p, float)
+    info = np.bincount(index, n * p * (1 - p))[1:]
+    score = np.bincount(index, np.asarray(y, float) - n * p)[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return choose(term, score / info, 1 / info)
+
+
+def table(choices) -> "pd.DataFrame":
+    """The choices as a results table: one row per group term."""
+    import pandas as pd
+    return pd.DataFrame(
+        [(c.term, "centred" if c.centred else "non-centred", c.weight, c.tau)
+         for c in choices],
+        columns=["term", "form", "median data weight", "groups' sd (moment estimate)"])
+
+
+def text(choices) -> str:
+    """The report's paragraph: one sentence per group term, then the rule."""
+    return ("Group effects sampled centred or non-centred, one choice per group term: "
+            + "; ".join(c.sentence for c in choices) + f". The rule: {RULE}.")

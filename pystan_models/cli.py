@@ -18,14 +18,18 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from . import report
 from .errors import PystanModelsError
 from .fitting import RunOptions
 
 RUN_OPTIONS = ("chains", "iter_warmup", "iter_sampling", "seed", "quiet", "quick")
+SAVED_RUN_OPTIONS = ("save", "from_dir", "prior_only")
 
 
 class Terminated(BaseException):
@@ -47,6 +51,15 @@ def parser(name: str, description: str, defaults: RunOptions = RunOptions()
                    "(failed diagnostics and errors are still printed)")
     p.add_argument("--quick", action="store_true", help="smoke check: short chains "
                    "are expected to miss the ESS thresholds (noted, not failed)")
+    saved = p.add_mutually_exclusive_group()
+    saved.add_argument("--prior-only", action="store_true", help="run the prior "
+                       "predictive check alone (every fit with a proper prior run with "
+                       "prior_only = 1; no posterior sampled) and write a short report")
+    saved.add_argument("--save", type=Path, metavar="DIR", help="also save every fit "
+                       "(DIR/<fit>.nc), DIR/summary.csv and DIR/run.json")
+    saved.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
+                       help="rebuild the report from a run saved with --save, without "
+                       "sampling (its options are the saved run's)")
     return p
 
 
@@ -88,6 +101,42 @@ def check_output(path: Path | str, inputs=()) -> Path:
         raise PystanModelsError(f"--output {path}: cannot write in {folder} "
                                 "(permission denied)")
     return path
+
+
+def rebuilt(p: argparse.ArgumentParser, args: argparse.Namespace, name: str):
+    """``--from DIR``: the saved run's Results; only --output and --quiet may be
+    given beside it (the rest are the saved run's)."""
+    from . import runs
+    given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+             if k not in ("from_dir", "output", "quiet") and v != p.get_default(k)]
+    if given:
+        raise PystanModelsError(f"--from {args.from_dir} rebuilds the saved run with its "
+                                f"own options; {', '.join(given)} cannot be given with it "
+                                "(only --output and --quiet)")
+    example = runs.read_run(args.from_dir)["example"]
+    if example != name:
+        raise PystanModelsError(f"{args.from_dir} is a saved run of {example}, not "
+                                f"{name}: python -m pystan_models.{example} --from "
+                                f"{args.from_dir}")
+    check_output(args.output, [args.from_dir])
+    return runs.load_run(args.from_dir, quiet=args.quiet or None)
+
+
+def prior_only(module, given: dict, opts: RunOptions):
+    """``--prior-only``: the example's analysis in a session that samples only
+    prior-only fits (:class:`pystan_models.priors.PriorOnly`)."""
+    from . import fitting, priors
+    session = priors.PriorOnly(opts)
+    with fitting.session(session):
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")   # the placeholders' constant draws
+                analysed = module.analyse(**given, **dataclasses.asdict(opts))
+        except Exception:
+            if not session.calls:    # bad data or options: before any fit
+                raise
+            analysed = None          # the analysis failed on the placeholders' draws
+        return session.results(module, analysed)
 
 
 def _children() -> list[int]:
@@ -174,12 +223,27 @@ def main(module, description: str, argv: list[str] | None = None,
     args = p.parse_args(argv)
 
     def work() -> int:
+        from . import runs
         start = time.monotonic()
-        opts = options(args)
-        given = {k: v for k, v in vars(args).items() if k not in (*RUN_OPTIONS, "output")}
-        check_output(args.output, [v for v in given.values() if isinstance(v, (str, Path))])
-        results = module.analyse(**given, **dataclasses.asdict(opts))
-        path = results.write_report(args.output)
+        if args.from_dir is not None:
+            results = rebuilt(p, args, name)
+        else:
+            opts = options(args)
+            given = {k: v for k, v in vars(args).items()
+                     if k not in (*RUN_OPTIONS, *SAVED_RUN_OPTIONS, "output")}
+            inputs = [v for v in given.values() if isinstance(v, (str, Path))]
+            check_output(args.output, inputs)
+            if args.prior_only:
+                results = prior_only(module, given, opts)
+            elif args.save is None:
+                results = module.analyse(**given, **dataclasses.asdict(opts))
+            else:
+                runs.check_save_dir(args.save, inputs, args.output)
+                results = runs.save_run(args.save, name, **given,
+                                        **dataclasses.asdict(opts))
+                print(f"run saved to {args.save}")
+        path = (results.prior_only_report().write(args.output) if args.prior_only
+                else results.write_report(args.output))
         for problem in results.problems:
             print(f"diagnostics: {problem}", file=sys.stderr)
         print(f"report written to {path} ({time.monotonic() - start:.0f} s)")

@@ -38,7 +38,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from . import cli, programs, report
+from . import centring, cli, programs, report
 from . import data as datasets
 from . import formula as formulas
 from .data import Column, check_rows, data_file, prepare, shown
@@ -50,6 +50,8 @@ from .results import Results
 # the programs this example fits (compiled together when the cache lacks them)
 PROGRAMS = ("counts_poisson", "counts_overdispersed", "counts_hurdle",
             "counts_overdispersed_grouped")
+# the outcome's kind, for the report's predictive checks (report.predictive_checks)
+OUTCOME = "counts"
 DEFAULTS = RunOptions()
 TITLE = "Counts: Poisson, overdispersed and hurdle Poisson regression"
 ROACHES = data_file("roaches.csv")
@@ -169,7 +171,7 @@ def epilepsy_data(frame: pd.DataFrame, **switches) -> dict:
                          frame.log_age, frame.v4])
     data = _glm_data(frame["count"], X, np.zeros(len(frame)), **switches)
     codes, uniques = pd.factorize(frame.patient)
-    data.update(J=len(uniques), group=(codes + 1).tolist())
+    data.update(J=len(uniques), group=(codes + 1).tolist(), centred=0)   # non-centred
     return data
 
 
@@ -749,14 +751,26 @@ def formula_priors(d: formulas.Design, prior_scale: float = 1.0
 def formula_data(d: formulas.Design, priors: dict, **switches) -> dict:
     """Stan data for a user's design.  An intercept-only formula (no common terms)
     gets one column of zeros, since the programs need K >= 1: its coefficient meets
-    no data, follows its prior and is not reported."""
+    no data, follows its prior and is not reported.  A group term's effects are
+    non-centred here (centred = 0; :func:`analyse_formula` sets it by
+    :func:`group_choice`)."""
     X = d.X if d.X.shape[1] else np.zeros((len(d.y), 1))
     log_exposure = d.log_exposure if d.log_exposure is not None else np.zeros(len(d.y))
     data = _glm_data(d.y, X, log_exposure, priors=priors, **switches)
     if d.groups:
         g = d.groups[0]
-        data.update(J=len(g.levels), group=g.index.tolist())
+        data.update(J=len(g.levels), group=g.index.tolist(), centred=0)
     return data
+
+
+def group_choice(d: formulas.Design, mle: pd.DataFrame, log_exposure
+                 ) -> centring.Choice:
+    """Centred or not for the group term (:func:`centring.poisson`): each group's log
+    rate about the common terms' Poisson fit ``mle`` (:func:`poisson_mle`)."""
+    mu = np.exp(np.asarray(log_exposure) + mle["MLE"].iloc[0]
+                + d.X @ mle["MLE"].iloc[1:].to_numpy())
+    g = d.groups[0]
+    return centring.poisson(g.name, d.y, mu, g.index)
 
 
 def _main(program: str, d: formulas.Design) -> list[str]:
@@ -875,13 +889,15 @@ def analyse_formula(data, formula: str, opts: RunOptions, *, exposure: str | Non
     frame, d = user_design(data, formula, exposure=exposure, dropna=dropna)
     priors, prior_table = formula_priors(d, prior_scale)
     stan = formula_data(d, priors)
+    mle = poisson_mle(d.y, d.X, stan["log_exposure"], ["Intercept"] + d.common_names)
+    choices = [group_choice(d, mle, stan["log_exposure"])] if d.groups else []
+    if choices:
+        stan["centred"] = int(choices[0].centred)
     models = formula_models(d)
     programs.compile_all(tuple(models.values()), quiet=opts.quiet)
     fits = fit_formula(d, stan, opts)
     ppc = ppc_table(fits, d.y)
     loo, notes, k = loo_results(fits)
-    names = ["Intercept"] + d.common_names
-    mle = poisson_mle(d.y, d.X, stan["log_exposure"], names)
     coefficients = {m: named_table(f.table(), d) for m, f in fits.items()}
     coefficients["Poisson"] = coefficients["Poisson"].join(mle)
     text = formula_answer(d, ppc, loo, {m: int((v > K_BAD).sum()) for m, v in k.items()},
@@ -893,10 +909,12 @@ def analyse_formula(data, formula: str, opts: RunOptions, *, exposure: str | Non
         tables={"ppc": ppc, "loo": loo, "pareto_k": pareto_k_table(k),
                 "rate_ratios": formula_ratio_table(fits, d, mle),
                 "coefficients": pd.concat(coefficients, names=["model", "parameter"]),
-                "mle": mle, "priors": prior_table, "efficiency": efficiency_table(fits)},
+                "mle": mle, "priors": prior_table, "efficiency": efficiency_table(fits),
+                **({"centring": centring.table(choices)} if choices else {})},
         answer=text,
         problems=[f"{label}: {p}" for label, f in fits.items() for p in f.problems],
-        data={"data": frame}, extras={"design": d, "loo_notes": notes})
+        data={"data": frame}, extras={"design": d, "loo_notes": notes,
+                                      "centring": choices})
 
 
 def print_summary(fits: dict[str, Fit]) -> None:
@@ -1034,7 +1052,7 @@ def render_formula(r: Results, rep: report.Report) -> None:
         "The programs fitted (" + ", ".join(f"{m}: {p}.stan" for m, p in models.items())
         + "); " + ("with one group intercept the example fits, as for the epilepsy "
                    "data, a Poisson regression without the group and the overdispersed "
-                   "Poisson with the group effect (non-centred)."
+                   "Poisson with the group effect. " + centring.text(r.extras["centring"])
                    if d.groups else "as for the roaches data.")
         + " Each program's own description:"), report.models(r.fits.values()),
         report.para("The overdispersed programs' log_lik integrates epsilon_i out "
@@ -1077,6 +1095,12 @@ def render_formula(r: Results, rep: report.Report) -> None:
                     "posterior, the maximum-likelihood estimate (statsmodels GLM"
                     + (", offset log(exposure)" if d.log_exposure is not None else "")
                     + ").", "note"))
+    rep.section("Posterior densities", report.figure(report.density_figure(
+        {m: f for m, f in r.fits.items() if "alpha" in f.main},
+        [v for v in ("alpha", "beta") if v in _main("counts_poisson", d)],
+        f"Posterior densities: {d.formula}"), "densities"))
+    rep.section("Trace plots", *[report.figure(report.trace_figure(
+        f.idata, f.main, f"Trace plots: {m}"), f"trace: {m}") for m, f in r.fits.items()])
     rep.section("Sampling speed", report.table(r.table("efficiency"), {
         "compile (s)": 1, "sampling (s)": 1, "min bulk ESS": 0, "min bulk ESS / s": 1,
         "step size": 3, "leapfrog steps per draw": 1}))

@@ -11,6 +11,8 @@ diagnostics.  Draws are held as ArviZ 1.x's ``xarray.DataTree`` (groups
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import re
 import sys
@@ -18,6 +20,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Callable
 
 import arviz as az
 import cmdstanpy
@@ -84,6 +87,34 @@ class Fit:
     sampler: str = "NUTS (CmdStan)"
     notes: list[str] = field(default_factory=list)     # diagnostics not counted (quick)
     summaries: dict = field(default_factory=dict, repr=False, compare=False)
+    # what CmdStan said beside the draws (kept so a fit reloaded from a saved run,
+    # which has no CmdStanMCMC, reports the same): compile time (NaN when the
+    # executable came from the cache), max tree depth, each chain's own seconds,
+    # the errors CmdStan carried on after
+    compile_seconds: float = float("nan")
+    max_depth: int | None = None
+    chain_seconds: list[float] = field(default_factory=list)
+    cmdstan_errors: list[str] = field(default_factory=list)
+    call: int | None = field(default=None, compare=False)  # position in a recorded run
+    replaces: int | None = field(default=None, compare=False)  # the call it extends
+    # how :func:`sample` was called (program, Stan data, observed, coords, dims,
+    # y_rep), so the engine can run the same program again with prior_only = 1
+    spec: dict | None = field(default=None, repr=False, compare=False)
+
+    def stat(self, name: str) -> np.ndarray | None:
+        """The sampler statistic ``name`` (ArviZ's names: ``diverging``,
+        ``tree_depth``, ``step_size``, ``n_steps``, ``energy``), chain x draw, read
+        from the draws' ``sample_stats``, so it is there for a fit reloaded from a
+        saved run too; None for a sampler without it (the Gibbs samplers)."""
+        if "sample_stats" not in self.idata.children:
+            return None
+        stats = self.idata["sample_stats"]
+        return stats[name].values if name in stats.data_vars else None
+
+    def divergences(self) -> int:
+        """How many transitions after warmup diverged (0 for a Gibbs sampler)."""
+        diverging = self.stat("diverging")
+        return 0 if diverging is None else int(diverging.sum())
 
     def table(self, var_names: list[str] | None = None) -> pd.DataFrame:
         """:func:`posterior_table` of ``var_names`` (default: the diagnosed
@@ -99,6 +130,63 @@ def say(opts: RunOptions, msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
+# --- saved runs: every sampler goes through engine_call ---------------------------
+#
+# Outside a session (the usual case) engine_call just runs the sampler.  While
+# :mod:`pystan_models.runs` records a run (``--save``) it keeps each call's Fit;
+# while it replays one (``--from``) it returns the saved Fit of the next call
+# instead of sampling, so an example's ``analyse`` runs unchanged on saved draws.
+
+_session = None     # the active runs.Recorder or runs.Replay, if any
+
+
+@contextlib.contextmanager
+def session(active):
+    """Route every sampler call through ``active`` (its ``call`` method) inside
+    the block."""
+    global _session
+    previous, _session = _session, active
+    try:
+        yield active
+    finally:
+        _session = previous
+
+
+def engine_call(name: str, inputs, run: Callable[[], Fit], constant_data=None,
+                rerun: Callable[..., Fit] | None = None) -> Fit:
+    """``run()`` (a sampler returning a Fit named ``name``), or, in a session, what
+    the session makes of it: ``inputs`` is what the call was given (hashed to key
+    it), ``constant_data`` the Stan data dict to keep beside the draws; ``rerun(data,
+    opts, **sample_kw)`` the same sampler on other data or options (a Stan
+    program's: a prior-only session runs it with prior_only = 1 instead)."""
+    if _session is None:
+        return run()
+    if rerun is not None and getattr(_session, "reruns", False):
+        return _session.call(name, inputs, run, constant_data, rerun=rerun)
+    return _session.call(name, inputs, run, constant_data)
+
+
+def remembered(name: str, inputs, compute: Callable, encode: Callable, decode: Callable):
+    """``compute()``, a costly result of the draws alone (PSIS-LOO), which a saved
+    run keeps (``encode``: to JSON) and a rebuild reads back (``decode``) when
+    ``inputs`` hash the same, instead of computing it again."""
+    if _session is None:
+        return compute()
+    return _session.remembered(name, inputs, compute, encode, decode)
+
+
+def replayable(name: str):
+    """Decorator for a sampler's entry point that returns a :class:`Fit` (the Gibbs
+    samplers): it goes through :func:`engine_call`, keyed by its arguments."""
+    def wrap(sampler):
+        @functools.wraps(sampler)
+        def call(*args, **kwargs):
+            return engine_call(name, {"args": args, "kwargs": kwargs},
+                               lambda: sampler(*args, **kwargs))
+        return call
+    return wrap
+
+
 def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
            observed: dict | None = None, coords: dict | None = None,
            dims: dict | None = None, y_rep: str | None = "y_rep",
@@ -110,6 +198,24 @@ def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
     ``log_lik`` from the program are stored under that same name so posterior
     predictive checks and LOO pair them.
     """
+    # keyed by the data alone: sampler settings such as threads per chain may
+    # differ between machines, and a saved run must rebuild on any of them
+    def rerun(new_data: dict, new_opts: RunOptions, **kw) -> Fit:
+        return _sample(program, new_data, new_opts, main=main, observed=observed,
+                       coords=coords, dims=dims, y_rep=y_rep, log_lik=log_lik,
+                       cpp_options=cpp_options, **{**sample_kw, **kw})
+    f = engine_call(program, data, lambda: rerun(data, opts), constant_data=data,
+                    rerun=rerun)
+    f.spec = {"program": program, "data": data, "main": list(main),
+              "observed": observed, "coords": coords, "dims": dims, "y_rep": y_rep,
+              "log_lik": log_lik, "cpp_options": cpp_options, "sample_kw": sample_kw}
+    return f
+
+
+def _sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
+            observed: dict | None, coords: dict | None, dims: dict | None,
+            y_rep: str | None, log_lik: str | None, cpp_options: dict | None,
+            **sample_kw) -> Fit:
     model = programs.load(program, cpp_options=cpp_options, quiet=opts.quiet)
     sample_kw = {**short_warmup_windows(opts.iter_warmup), **sample_kw}
     say(opts, f"sampling {program}: {opts.chains} chains x "
@@ -132,9 +238,13 @@ def sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
     seconds = time.monotonic() - start
     idata = to_idata(fit, observed=observed, coords=coords, dims=dims,
                      y_rep=y_rep, log_lik=log_lik)
-    f = Fit(program, fit, idata, seconds, str(programs.stan_file(program)), main=main)
+    f = Fit(program, fit, idata, seconds, str(programs.stan_file(program)), main=main,
+            compile_seconds=programs.compile_seconds.get(program, float("nan")),
+            max_depth=int(fit.metadata.cmdstan_config.get("max_depth", 10)),
+            chain_seconds=[float(t["total"]) for t in fit.time],
+            cmdstan_errors=runtime_errors(fit, model))
     f.problems, f.notes = diagnostics(f, quick=opts.quick)
-    f.problems += runtime_errors(fit, model)
+    f.problems += f.cmdstan_errors
     for p in f.problems:   # the command line prints them again at the end, even if quiet
         say(opts, f"  WARNING ({program}): {p}")
     return f
@@ -276,17 +386,17 @@ def diagnostics(f: Fit, quick: bool = False) -> tuple[list[str], list[str]]:
     Gibbs sampler's).  Returns (problems, notes): under ``quick`` (short chains) a
     bulk ESS below the threshold is a note, not a problem.  R-hat and ESS come from
     the fit's posterior table, which is cached for the report to reuse."""
-    fit, idata, main = f.fit, f.idata, f.main
+    idata, main = f.idata, f.main
     problems, notes = [], []
-    if fit is not None:
-        mv = fit.method_variables()
-        n = mv["divergent__"].size
-        div = int(mv["divergent__"].sum())
+    diverging = f.stat("diverging")
+    if diverging is not None:   # NUTS: from the draws' sample_stats
+        n = diverging.size
+        div = f.divergences()
         if div:
             problems.append(f"{div} of {n} transitions diverged ({100 * div / n:.1f}%); "
                             "the posterior geometry is not being explored reliably")
-        max_depth = fit.metadata.cmdstan_config.get("max_depth", 10)
-        hit = int((mv["treedepth__"] >= max_depth).sum())
+        max_depth = f.max_depth or 10
+        hit = int((f.stat("tree_depth") >= max_depth).sum())
         if hit:
             problems.append(f"{hit} of {n} transitions hit the maximum tree depth "
                             f"({max_depth})")
@@ -347,7 +457,7 @@ def efficiency(f: Fit, names: list[str] | None = None) -> dict:
     the parameters the fit was diagnosed on) and that ESS per second."""
     ess = f.table(names)["ess_bulk"]
     return {"program": f.program,
-            "compile (s)": programs.compile_seconds.get(f.program, np.nan),
+            "compile (s)": f.compile_seconds,
             "sampling (s)": f.seconds, "min bulk ESS": float(ess.min()),
             "worst parameter": ess.idxmin(), "min bulk ESS / s": ess.min() / f.seconds}
 
@@ -361,10 +471,9 @@ def efficiency_table(fits: dict[str, Fit], names: list[str] | None = None
     rows = {}
     for label, f in fits.items():
         row = {"sampler": f.sampler, **efficiency(f, names)}
-        if f.fit is not None:
-            mv = f.fit.method_variables()
-            row["step size"] = float(np.mean(mv["stepsize__"][0]))
-            row["leapfrog steps per draw"] = float(mv["n_leapfrog__"].mean())
+        if f.stat("step_size") is not None:   # NUTS: the adapted step size per chain
+            row["step size"] = float(np.mean(f.stat("step_size")[:, 0]))
+            row["leapfrog steps per draw"] = float(f.stat("n_steps").mean())
         rows[label] = row
     out = pd.DataFrame(rows).T.infer_objects()
     first = out["min bulk ESS / s"].iloc[0]
@@ -397,7 +506,34 @@ LOO_NOTE = ("elpd_loo: expected log pointwise predictive density (higher is bett
 
 def loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:
     """ArviZ's LOO comparison of ``fits``, plus every Pareto-k warning in words.
-    The table's ``attrs["pareto_k"]`` holds each fit's Pareto k per observation."""
+    The table's ``attrs["pareto_k"]`` holds each fit's Pareto k per observation.
+    Kept in a saved run (PSIS for every observation of every fit is most of the
+    time a rebuild would take)."""
+    inputs = [(name, f.idata["posterior"], f.idata["log_likelihood"])
+              for name, f in fits.items()]
+    return remembered("loo_compare", inputs, lambda: _loo_compare(fits),
+                      _loo_to_json, _loo_from_json)
+
+
+def _loo_to_json(result: tuple[pd.DataFrame, list[str]]) -> dict:
+    table, notes = result
+    return {"index": table.index.tolist(), "index_name": table.index.name,
+            "columns": {c: table[c].tolist() for c in table},
+            "dtypes": {c: str(table[c].dtype) for c in table},
+            "pareto_k": {k: v.tolist() for k, v in table.attrs["pareto_k"].items()},
+            "notes": notes}
+
+
+def _loo_from_json(saved: dict) -> tuple[pd.DataFrame, list[str]]:
+    table = pd.DataFrame({c: pd.Series(v, dtype=saved["dtypes"][c])
+                          for c, v in saved["columns"].items()})
+    table.index = pd.Index(saved["index"], name=saved["index_name"])
+    table.attrs["pareto_k"] = {k: np.asarray(v, dtype=float)
+                               for k, v in saved["pareto_k"].items()}
+    return table, list(saved["notes"])
+
+
+def _loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:
     notes, pareto_k = [], {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -437,8 +437,9 @@ EXAMPLES = {
                    exposure=True),
     "probit": Fits("a binary or binomial response on common terms, no group terms",
                    ("bernoulli", "binomial")),
-    "separation": Fits("a binary or binomial response on common terms, no group "
-                       "terms", ("bernoulli", "binomial")),
+    "separation": Fits("a binary or binomial response on common terms, at most one "
+                       "group intercept (1 | g)", ("bernoulli", "binomial"), 0, 1,
+                       "intercept"),
     "icc": Fits("a gaussian response on a group intercept only, y ~ 1 + (1 | g)",
                 ("gaussian",), 1, 1, "intercept", common=False),
     "radon": Fits("a gaussian response on common terms and any number of group "

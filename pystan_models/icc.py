@@ -26,7 +26,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from . import cli, formula, programs, radon, report
+from . import centring, cli, formula, programs, radon, report
 from .data import read_table
 from .errors import DataError
 from .fitting import Fit, RunOptions, draws, efficiency_table, run_options, sample
@@ -57,12 +57,13 @@ def load(data=DATA) -> pd.DataFrame:
 
 def stan_data(frame: pd.DataFrame, *, scale_prior_sd: float = SCALE_PRIOR_SD,
               alpha_prior_sd: float = 0.0, prior_only: bool = False,
-              pointwise: bool = True) -> dict:
+              pointwise: bool = True, centred: bool = False) -> dict:
     """Data for icc_oneway.stan in the collection's contract: ``N`` houses, ``y``
     (log radon), ``J`` counties, ``group`` (1-based county of each house; each
     county has at least one house: ``radon.load`` has checked that), the prior
     scale and the two switches ``prior_only`` and ``pointwise`` (log_lik and
-    y_rep).  The program has no predictors, so no ``K`` or ``X``.
+    y_rep).  The program has no predictors, so no ``K`` or ``X``.  ``centred``
+    samples the group means centred (the notes' run: non-centred).
     ``alpha_prior_sd`` 0 is the notes' flat p(alpha); > 0 a proper
     alpha ~ N(0, alpha_prior_sd^2) (for prior predictive draws and calibration)."""
     if not (np.isfinite(alpha_prior_sd) and alpha_prior_sd >= 0):
@@ -80,7 +81,8 @@ def stan_data(frame: pd.DataFrame, *, scale_prior_sd: float = SCALE_PRIOR_SD,
     return {"N": len(frame), "y": frame.log_radon.tolist(), "J": J,
             "group": [int(g) for g in group], "scale_prior_sd": float(scale_prior_sd),
             "alpha_prior_sd": float(alpha_prior_sd),
-            "prior_only": int(prior_only), "pointwise": int(pointwise)}
+            "prior_only": int(prior_only), "pointwise": int(pointwise),
+            "centred": int(centred)}
 
 
 def group_names(frame: pd.DataFrame) -> np.ndarray:
@@ -358,8 +360,9 @@ def analyse_user(data, formula_text: str, *, dropna: bool, prior_scale: float,
     frame.attrs["source"] = fd.source
     shift = float(np.mean(fd.y))
     scales = user_priors(fd, prior_scale)
+    choice = centring.gaussian(f"1|{g.factor}", fd.y, np.ones((len(fd.y), 1)), g.index)
     programs.compile_all(PROGRAMS, quiet=opts.quiet)
-    f = fit(frame.assign(log_radon=fd.y - shift), opts, **scales)
+    f = fit(frame.assign(log_radon=fd.y - shift), opts, centred=choice.centred, **scales)
     post = f.idata["posterior"].to_dataset()
     post["alpha"], post["beta"] = post["alpha"] + shift, post["beta"] + shift
     f.idata["posterior"] = post
@@ -389,11 +392,13 @@ def analyse_user(data, formula_text: str, *, dropna: bool, prior_scale: float,
         opts, {FIT: f},
         tables={"estimates": table.rename(index=rows), "priors": priors,
                 "anova": pd.DataFrame([an]), "groups": groups,
+                "centring": centring.table([choice]),
                 "efficiency": efficiency_table({FIT: f}, PARAMS)},
         answer=answer(table, an, f.problems, words), problems=list(f.problems),
         data={"data": frame},
         extras={"classical": cl, "user": fd, "words": words, "rows": rows,
-                "estimates": table, "groups": county_table(f, frame)})
+                "estimates": table, "groups": county_table(f, frame),
+                "centring": [choice]})
 
 
 def render_user(r: Results, rep: report.Report) -> None:
@@ -411,8 +416,9 @@ def render_user(r: Results, rep: report.Report) -> None:
         f"{info.houses.max()} ({int((info.houses == 1).sum())} groups with one row)."))
     rep.section("Model", report.para(
         f"Formula {fd.formula}: the one-way random-effects model, alpha the Intercept "
-        f"and sigma_beta the sd of the 1|{w['group']} intercepts. The program's own "
-        "description:"), report.models(r.fits.values()))
+        f"and sigma_beta the sd of the 1|{w['group']} intercepts. "
+        + centring.text(r.extras["centring"]) + " The program's own description:"),
+        report.models(r.fits.values()))
     rep.section("Priors", report.table(r.table("priors"), index=False), report.para(
         "rstanarm's default priors scaled to these data (Gabry & Goodrich, 'Prior "
         "Distributions for rstanarm Models'): the program fits y - mean(y), so alpha's "

@@ -35,8 +35,9 @@ from . import cli, formula, programs, report
 from .data import Column, check_rows, data_file, prepare, read_table
 from .errors import DataError, PystanModelsError
 from .fitting import (MCSE_NOTE, Fit, RunOptions, diagnostics, draws, efficiency_table,
-                      from_draws, gibbs_fit, mcse, mcse_comparison, run_chains, run_options,
-                      runtime_errors, sample, say, stacked)
+                      from_draws, gibbs_fit, mcse, mcse_comparison, replayable, run_chains,
+                      run_options, sample, say, stacked)
+from .predictive import replicate
 from .results import Results
 
 DATA = data_file("seeds.csv")
@@ -54,6 +55,8 @@ SAMPLER = "Albert-Chib Gibbs (numba)"
 PRIOR_SD = 10.0
 # the programs this example fits (compiled together when the cache lacks them)
 PROGRAMS = ("probit_regression", "logistic_regression")
+# the outcome's kind, for the report's predictive checks (report.predictive_checks)
+OUTCOME = "binomial"
 DEFAULTS = RunOptions()
 TITLE = "Probit as a latent variable model: NUTS, Gibbs and the logit"
 # Two correct samplers of one posterior: (difference of their estimates) / (combined
@@ -250,6 +253,7 @@ def run_chain(rng: np.random.Generator, w: np.ndarray, s: np.ndarray, count: np.
             draws[it - iter_warmup] = b
 
 
+@replayable(GIBBS)
 def gibbs_probit(x, y, prior_sd: float = PRIOR_SD, opts: RunOptions = DEFAULTS,
                  x_new=None, *, predictors=None, cells=None) -> Fit:
     """Albert & Chib (1993) data augmentation for probit regression.
@@ -327,8 +331,9 @@ def fit_programs(data: dict, predictors: list[str], cells: list[str], opts: RunO
     fits = {}
     for name, program in [("probit NUTS", "probit_regression"),
                           ("logit NUTS", "logistic_regression")]:
-        fits[name] = sample(program, data, opts, main=PARAMS, observed={"y": data["y"]},
-                            coords=coords, dims=dict(dims))
+        fits[name] = replicate(  # after sampling: the timings compared stay as sampled
+            sample(program, data, opts, main=PARAMS, observed={"y": data["y"]},
+                   coords=coords, dims=dict(dims)), data, {"y": data["y"]}, opts.seed)
     say(opts, f"Gibbs sampling: {opts.chains} chains x ({opts.iter_warmup} warmup + "
               f"{opts.iter_sampling} draws)")
     fits["probit Gibbs"] = gibbs_probit(data["X"], data["y"], data["prior_sd"], opts,
@@ -405,7 +410,7 @@ def efficiency(fits: dict[str, Fit], params: list[str] = PARAMS) -> pd.DataFrame
     the wall time: CmdStan runs chains two at a time, the Gibbs sampler one after
     another, and per chain-second that difference goes away."""
     out = efficiency_table(fits, params)
-    chain_total = pd.Series({name: sum(t["total"] for t in f.fit.time) if f.fit is not None
+    chain_total = pd.Series({name: sum(f.chain_seconds) if f.chain_seconds
                              else f.seconds for name, f in fits.items()})
     out["sum of chain times (s)"] = chain_total
     out["min bulk ESS / chain-second"] = out["min bulk ESS"].astype(float) / chain_total
@@ -708,9 +713,17 @@ def bernoulli_rows(d: formula.Design) -> tuple[np.ndarray, np.ndarray]:
     if n.sum() > MAX_ROWS:
         raise DataError(f"{d.source}: {int(n.sum()):,} trials would be {int(n.sum()):,} "
                         f"Bernoulli rows, more than the {MAX_ROWS:,} this example takes")
+    y, x = expanded(d.y, n, d.X)
+    return x, y
+
+
+def expanded(y, n, X) -> tuple[np.ndarray, np.ndarray]:
+    """(0/1 outcomes, design) with row i of ``X`` repeated ``n[i]`` times, its first
+    ``y[i]`` copies 1 and the rest 0."""
+    n = np.asarray(n, np.int64)
     start = np.repeat(np.cumsum(n) - n, n)
     rank = np.arange(int(n.sum())) - start
-    return np.repeat(d.X, n, axis=0), (rank < np.repeat(d.y, n)).astype(np.int64)
+    return (rank < np.repeat(y, n)).astype(np.int64), np.repeat(X, n, axis=0)
 
 
 def patterns(x: np.ndarray, y: np.ndarray, names: list[str], limit: int = MAX_PATTERNS
@@ -730,24 +743,33 @@ def patterns(x: np.ndarray, y: np.ndarray, names: list[str], limit: int = MAX_PA
 
 
 def term_scale(f: Fit, names: list[str], centre: np.ndarray, scale: np.ndarray,
-               quick: bool = False) -> Fit:
+               quick: bool = False, extra: dict[str, str] | None = None) -> Fit:
     """``f`` (fitted on standardised columns z = (x - centre) / scale) with its
     draws on the scale of the user's columns, one scalar per term named as the
-    formula names it: beta = beta_z / scale, Intercept = alpha_z - centre' beta."""
+    formula names it: beta = beta_z / scale, Intercept = alpha_z - centre' beta.
+    ``extra`` maps more reported names to the program's variables, kept as they
+    are (scalars join the diagnosed parameters)."""
     beta = f.idata.posterior["beta"].values / scale
     alpha = f.idata.posterior["alpha"].values - beta @ centre
     post = {"Intercept": alpha, **{n: beta[..., k] for k, n in enumerate(names)}}
     coords, dims = {}, {}
+    for name, var in (extra or {}).items():
+        values = f.idata.posterior[var]
+        post[name] = values.values
+        if values.ndim > 2:
+            dims[name] = list(values.dims[2:])
+            coords.update({d: list(values.coords[d].values) for d in dims[name]})
     if "p_new" in f.idata.posterior:
         post["p_new"] = f.idata.posterior["p_new"].values
         coords["cell"] = list(f.idata.posterior["p_new"].coords["cell"].values)
         dims["p_new"] = ["cell"]
     idata = f.idata.copy()      # keeps the sampler's statistics for the diagnostics
     idata["posterior"] = from_draws(post, coords, dims)["posterior"]
-    out = dataclasses.replace(f, idata=idata, main=["Intercept", *names], summaries={})
+    scalars = [n for n in extra or {} if n not in dims]
+    out = dataclasses.replace(f, idata=idata, main=["Intercept", *names, *scalars],
+                              summaries={})
     out.problems, out.notes = diagnostics(out, quick=quick)     # of the reported terms
-    if f.fit is not None:
-        out.problems += runtime_errors(f.fit)
+    out.problems += f.cmdstan_errors
     return out
 
 

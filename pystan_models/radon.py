@@ -26,7 +26,7 @@ import hashlib
 import inspect
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -36,7 +36,7 @@ import scipy
 import statsmodels
 import statsmodels.formula.api as smf
 
-from . import cli, formula, programs, report
+from . import centring, cli, formula, programs, report
 from .data import FRAME, Column, check_rows, data_file, prepare, read_table
 from .errors import DataError
 from .fitting import (LOO_NOTE, MCSE_NOTE, Fit, RunOptions, efficiency_table, loo_compare,
@@ -146,6 +146,7 @@ class Design:
     cluster_names: list[str]
     has_mean: list[int]           # 1: cluster mean alpha_c is free; 0: fixed at 0
     intercept: bool = False       # a fixed intercept (flat prior), beta[intercept]
+    centred: list[int] = field(default_factory=list)   # per cluster; [] = all 0
 
     @property
     def fixed(self) -> list[str]:
@@ -194,7 +195,8 @@ def stan_data(y, d: Design, *, nested: bool = False, mean_prior_sd: float = MEAN
     design fits the model: finite values, no constant column in X (the intercept
     is ``d.intercept``), clusters 1..C each with a column, and [intercept, X,
     cluster-mean columns] of full column rank (identified under the flat prior).
-    Z goes in row-wise sparse form: S (column, value) slots per row.
+    Z goes in row-wise sparse form: S (column, value) slots per row.  ``d.centred``
+    flags the clusters sampled centred (none for the notes' designs).
     ``pointwise`` writes log_lik (for LOO) and, with ``y_rep``, the replicates
     (log_lik_only = 1 without: the report has no use for them, and 919 more
     columns per draw cost seconds to read).  ``beta_prior_sd`` 0 is the notes'
@@ -217,6 +219,10 @@ def stan_data(y, d: Design, *, nested: bool = False, mean_prior_sd: float = MEAN
                         "intercept flag or a cluster mean)")
     if q and (d.cluster.min() < 1 or d.cluster.max() > c):
         raise DataError(f"design {d.model}: cluster labels must lie in 1..{c}")
+    centred = [int(bool(k)) for k in d.centred] or [0] * c
+    if len(centred) != c:
+        raise DataError(f"design {d.model}: {len(centred)} centring flags for {c} "
+                        "clusters")
     empty = [d.cluster_names[j] for j in range(c) if not np.any(d.cluster == j + 1)]
     if empty:
         raise DataError(f"design {d.model}: cluster {empty[0]!r} has no columns of Z")
@@ -243,6 +249,7 @@ def stan_data(y, d: Design, *, nested: bool = False, mean_prior_sd: float = MEAN
             "intercept": int(d.intercept), "Q": q, "S": s,
             "z_col": z_col.tolist(), "z_val": z_val.tolist(), "C": c,
             "cluster": [int(k) for k in d.cluster], "has_mean": [int(m) for m in d.has_mean],
+            "centred": centred,
             "nested": int(nested), "beta_prior_sd": float(beta_prior_sd),
             "mean_prior_sd": float(mean_prior_sd), "scale_prior_sd": float(scale_prior_sd),
             "prior_only": int(prior_only), "pointwise": int(pointwise),
@@ -981,9 +988,11 @@ FORMULA_FIT, POOLED_FIT, USER_MARGINAL = "formula", "complete pooling", "formula
 @dataclass
 class UserModel:
     """A formula design in the program's terms: ``d`` fits y - ``shift`` with X's
-    columns standardised (centred, when there is an intercept, and divided by
-    ``x_sd``) and each cluster's Z columns divided by ``z_sd``; the posterior is put
-    back on the user's scale by :func:`user_scale`."""
+    columns (the common terms ``common`` of ``fd.X``) standardised (centred, when
+    the formula has an intercept, and divided by ``x_sd``) and each cluster's Z
+    columns divided by ``z_sd``; the posterior is put back on the user's scale by
+    :func:`user_scale`.  ``choices``: centred or not, per cluster (the clusters
+    sampled centred are ``d.centred``)."""
     fd: formula.Design
     d: Design
     shift: float
@@ -991,10 +1000,18 @@ class UserModel:
     x_sd: np.ndarray
     z_sd: np.ndarray              # per cluster
     shift_cluster: int | None     # a free intercept mean that takes the shift
+    common: list[int] = field(default_factory=list)   # fd.X's columns in d.X
+    choices: list[centring.Choice] = field(default_factory=list)
 
     @property
     def fixed(self) -> list[str]:
-        return ["Intercept"] * self.d.intercept + list(self.fd.common_names)
+        return ["Intercept"] * self.d.intercept + list(self.d.X.columns)
+
+    @property
+    def terms(self) -> list[str]:
+        """The formula's common terms, the intercept first: the posterior's beta on
+        the user's scale (a centred cluster's mean stands for its term)."""
+        return ["Intercept"] * self.fd.intercept + list(self.fd.common_names)
 
     @property
     def free(self) -> list[str]:
@@ -1009,36 +1026,51 @@ def term_of(coef: str) -> str:
     return "Intercept" if term == "1" else term
 
 
-def user_model(fd: formula.Design, groups: bool = True) -> UserModel:
+def user_model(fd: formula.Design, groups: bool = True,
+               centred: bool | list[bool] | None = None) -> UserModel:
     """The program's design for ``fd`` (its common terms only with ``groups=False``:
-    the complete-pooling comparison)."""
+    the complete-pooling comparison).  Each cluster is centred or not by
+    :func:`centring.gaussian` (``centred``: None, that rule; True / False, every
+    cluster; a list, per cluster); a centred cluster's term, when it is a common
+    term (the intercept, a slope), leaves X and becomes the cluster's free mean."""
     n = len(fd.y)
-    X, names, intercept = fd.X, fd.common_names, fd.intercept
-    x_mean = X.mean(0) if intercept else np.zeros(X.shape[1])
-    x_sd = np.where(fd.x_sd > 0, fd.x_sd, 1.0)
-    cols, z_names, cluster, cluster_names, z_sd = [], [], [], [], []
+    F = np.hstack([np.ones((n, 1)), fd.X])   # the groups' spread about an intercept
+    cols, z_names, cluster, cluster_names, z_sd, choices = [], [], [], [], [], []
     for g in (fd.groups if groups else []):
         onehot = (g.index[:, None] == np.arange(1, len(g.levels) + 1)[None, :])
         for l, coef in enumerate(g.coef_names):
-            s = float(np.std(g.Z[:, l], ddof=1))
+            z = g.Z[:, l]
+            s = float(np.std(z, ddof=1))
             s = s if s > 0 else 1.0
-            cols.append(onehot * (g.Z[:, l] / s)[:, None])
+            cols.append(onehot * (z / s)[:, None])
             z_names += [f"{coef}[{lev}]" for lev in g.levels]
             cluster += [len(cluster_names) + 1] * len(g.levels)
             cluster_names.append(coef)
             z_sd.append(s)
+            choices.append(centring.gaussian(coef, fd.y, F, g.index,
+                                             None if np.ptp(z) == 0 else z))
+    if centred is None or isinstance(centred, bool):
+        centred = [ch.centred if centred is None else centred for ch in choices]
+    centred = [int(bool(k)) for k in centred]
+    moved = {term_of(c) for c, k in zip(cluster_names, centred) if k}
+    intercept = fd.intercept and "Intercept" not in moved
+    common = [i for i, name in enumerate(fd.common_names) if name not in moved]
+    X, names = fd.X[:, common], [fd.common_names[i] for i in common]
+    x_mean = X.mean(0) if fd.intercept else np.zeros(X.shape[1])
+    x_sd = np.where(fd.x_sd[common] > 0, fd.x_sd[common], 1.0)
     Z = np.hstack(cols) if cols else np.zeros((n, 0))
     cluster = np.asarray(cluster, int)
     # a cluster mean is free unless its column (the sum of its Z columns) lies in the
-    # span of the fixed effects and the means already free (identification note)
+    # span of the fixed effects and the means already free (identification note);
+    # centred clusters claim theirs first
     span = np.hstack([np.ones((n, int(intercept))), X])
-    has_mean, shift_cluster = [], None
-    for c in range(len(cluster_names)):
+    has_mean, shift_cluster = [0] * len(cluster_names), None
+    for c in sorted(range(len(cluster_names)), key=lambda c: not centred[c]):
         col = Z[:, cluster == c + 1].sum(1, keepdims=True)
         wider = np.hstack([span, col])
         free = np.linalg.matrix_rank(wider) > (np.linalg.matrix_rank(span)
                                                if span.shape[1] else 0)
-        has_mean.append(int(free))
+        has_mean[c] = int(free)
         if free:
             span = wider
             if shift_cluster is None and np.ptp(col) == 0:
@@ -1046,9 +1078,9 @@ def user_model(fd: formula.Design, groups: bool = True) -> UserModel:
     has_constant = intercept or shift_cluster is not None
     Xs = pd.DataFrame((X - x_mean) / x_sd, columns=names)
     d = Design("formula" if groups and fd.groups else "complete", Xs, Z, z_names,
-               cluster, cluster_names, has_mean, intercept=intercept)
+               cluster, cluster_names, has_mean, intercept=intercept, centred=centred)
     return UserModel(fd, d, float(np.mean(fd.y)) if has_constant else 0.0, x_mean,
-                     x_sd, np.asarray(z_sd), shift_cluster)
+                     x_sd, np.asarray(z_sd), shift_cluster, common, choices)
 
 
 def user_priors(fd: formula.Design, prior_scale: float) -> dict[str, float]:
@@ -1071,7 +1103,7 @@ def user_priors_table(um: UserModel, scales: dict[str, float], prior_scale: floa
     if um.d.intercept:
         rows.append(("Intercept", f"normal({um.shift:.4g}, {2.5 * sy:.4g})",
                      "2.5 sd(y), at the predictors' means", "beta_prior_sd"))
-    for name, s in zip(fd.common_names, um.x_sd):
+    for name, s in zip(um.d.X.columns, um.x_sd):
         rows.append((name, f"normal(0, {2.5 * sy / s:.4g})", "2.5 sd(y) / sd(x)",
                      "beta_prior_sd"))
     for c in np.flatnonzero(um.d.has_mean):
@@ -1084,6 +1116,8 @@ def user_priors_table(um: UserModel, scales: dict[str, float], prior_scale: floa
         rows.append((f"sd({c})", f"half-normal(0, {sy / s:.4g})", "sd(y) / sd(x)",
                      "scale_prior_sd"))
     rows.append(("sigma", f"half-normal(0, {sy:.4g})", "sd(y)", "scale_prior_sd"))
+    order = {t: i for i, t in enumerate(um.terms)}     # the formula's terms first
+    rows.sort(key=lambda row: order.get(row[0].split(" (")[0], len(order)))
     out = pd.DataFrame(rows, columns=["parameter", "prior", "scale used", "set in"])
     out["set in"] = out["set in"] + f" (--prior-scale {prior_scale:g})"
     return out
@@ -1110,12 +1144,14 @@ def user_scale(f: Fit, um: UserModel) -> None:
     """The draws of beta, the cluster means, sds and effects on the user's scale."""
     post = f.idata["posterior"].to_dataset()
     d, z_sd = um.d, um.z_sd
+    level = np.asarray(um.shift)   # what the intercept (fixed or a cluster mean) gains
     if um.fixed:
         b = post["beta"].values.copy()
         k0 = int(d.intercept)
         slopes = b[..., k0:] / um.x_sd
+        level = um.shift - slopes @ um.x_mean
         if d.intercept:
-            b[..., 0] += um.shift - slopes @ um.x_mean
+            b[..., 0] += level
         b[..., k0:] = slopes
         post["beta"] = (post["beta"].dims, b)
     for name, scale in (("alpha", z_sd), ("sigma_gamma", z_sd),
@@ -1125,9 +1161,22 @@ def user_scale(f: Fit, um: UserModel) -> None:
             post[name] = (post[name].dims, post[name].values / scale)
     if um.shift_cluster is not None:
         c = um.shift_cluster
-        post["alpha"][..., c] += um.shift
-        post["alpha_free"][..., um.free.index(d.cluster_names[c])] += um.shift
-        post["gamma"][..., np.flatnonzero(d.cluster == c + 1)] += um.shift
+        post["alpha"][..., c] += level
+        post["alpha_free"][..., um.free.index(d.cluster_names[c])] += level
+        post["gamma"][..., np.flatnonzero(d.cluster == c + 1)] += level[..., None]
+    moved = [i for i, c in enumerate(um.free)
+             if term_of(c) in um.terms and term_of(c) not in um.fixed]
+    if moved:   # centred clusters' means are their common terms' coefficients: beta
+        free = post["alpha_free"].values
+        coef = dict(zip(um.fixed, np.moveaxis(post["beta"].values, -1, 0)))
+        coef.update({term_of(um.free[i]): free[..., i] for i in moved})
+        keep = [i for i in range(len(um.free)) if i not in moved]
+        post = post.drop_vars(["beta", "theta", "alpha_free", "fixed", "free"]).assign(
+            beta=(("chain", "draw", "fixed"), np.stack([coef[t] for t in um.terms], -1)),
+            alpha_free=(("chain", "draw", "free"), free[..., keep])).assign_coords(
+            fixed=um.terms, free=[um.free[i] for i in keep])
+        f.main[:] = ["beta"] + [v for v in f.main if v != "beta"
+                                and (v != "alpha_free" or keep)]
     f.idata["posterior"] = post
     f.summaries.clear()
 
@@ -1159,7 +1208,7 @@ def user_marginal(um: UserModel, opts: RunOptions, scales: dict[str, float]) -> 
             "prior_only": 0, "pointwise": 0, **scales}
     main = (["beta"] if X.shape[1] else []) + ["alpha", "sigma_gamma", "sigma"]
     f = sample(MARGINAL, data, opts, main=main,
-               coords={"fixed": list(um.fd.common_names), "group": g.levels},
+               coords={"fixed": list(um.d.X.columns), "group": g.levels},
                dims={"beta": ["fixed"], "gamma": ["group"]})
     post = f.idata["posterior"].to_dataset()
     if X.shape[1]:
@@ -1194,7 +1243,7 @@ def user_reml(um: UserModel) -> dict[str, float] | None:
     if len(fd.groups) > 1:
         return None
     free = [i for i, m in enumerate(d.has_mean) if m]
-    fixed = [np.ones(len(fd.y))] * d.intercept + list(fd.X.T) + [
+    fixed = [np.ones(len(fd.y))] * d.intercept + list(fd.X[:, um.common].T) + [
         fd.groups[0].Z[:, i] for i in free]
     names = um.fixed + [term_of(d.cluster_names[i]) for i in free]
     frame = pd.DataFrame({"y": fd.y, **{f"f{i}": c for i, c in enumerate(fixed)}})
@@ -1254,7 +1303,8 @@ def analyse_user(data, formula_text: str, *, dropna: bool, prior_scale: float,
     coef = tables[FORMULA_FIT].copy()
     if ref is not None:
         coef["REML" if fd.groups else "LS"] = pd.Series(ref)
-    out = {"coefficients": coef, "priors": user_priors_table(um, scales, prior_scale)}
+    out = {"coefficients": coef, "priors": user_priors_table(um, scales, prior_scale),
+           "centring": centring.table(um.choices)}
     loo, loo_notes = (loo_compare(fits) if len(fits) > 1 else (None, []))
     if loo is not None:
         out["loo"] = loo
@@ -1275,7 +1325,8 @@ def analyse_user(data, formula_text: str, *, dropna: bool, prior_scale: float,
     return Results(
         "radon", f"Mixed effects on {Path(frame.attrs['source']).name}: {fd.formula}",
         opts, every, tables=out, answer=text, problems=problems, data={"data": frame},
-        extras={"user": um, "loo_notes": loo_notes, "prior_scale": prior_scale})
+        extras={"user": um, "loo_notes": loo_notes, "prior_scale": prior_scale,
+                "centring": um.choices})
 
 
 def user_answer(fd: formula.Design, coef: pd.DataFrame, problems: list[str],
@@ -1335,16 +1386,23 @@ def render_user(r: Results, rep: report.Report) -> None:
            if fd.dropped_rows else "") + f"; response {fd.response_name} (mean "
         f"{np.mean(fd.y):.4g}, sd {fd.y_sd:.4g}). " + (groups + "." if groups else
                                                        "No group terms.")))
-    clusters = ", ".join(f"{c} (mean {'free' if m else 'in the common terms'})"
-                         for c, m in zip(um.d.cluster_names, um.d.has_mean)) or "none"
+    clusters = ", ".join(
+        f"{c} ({'centred' if k else 'non-centred'}; mean "
+        f"{'free' if m else 'in the common terms'})"
+        for c, m, k in zip(um.d.cluster_names, um.d.has_mean, um.d.centred)) or "none"
     rep.section("Model", report.para(
-        f"Formula {fd.formula}: common terms {', '.join(um.fixed) or 'none'}; clusters "
+        f"Formula {fd.formula}: common terms {', '.join(um.terms) or 'none'}; clusters "
         f"of varying coefficients {clusters}. Each varying coefficient is its own "
         "cluster with its own sd, independent of the others (lme4's (1 + x || g)): "
         "the program has no correlation between a group's intercept and slope. A "
-        "cluster's mean is a common term's coefficient when the formula has that term, "
-        "otherwise it is free. The program's own description:"),
-        report.models(fits.values()))
+        "non-centred cluster's mean is the coefficient of the common term it varies "
+        "when the formula has that term, otherwise it is free; a centred cluster's "
+        "mean is free wherever another cluster does not already hold it, and is then "
+        "that term's coefficient (a fixed coefficient beside centred effects about 0 "
+        "would be a ridge). The program's own description:"),
+        report.models(fits.values()),
+        *([report.para(centring.text(um.choices)),
+           report.table(r.table("centring"), 2, index=False)] if um.choices else []))
     rep.section("Priors", report.table(r.table("priors"), index=False), report.para(
         "rstanarm's default priors (Gabry & Goodrich, 'Prior Distributions for rstanarm "
         "Models'), scaled to these data; the program takes them as normal(0, s) on the "

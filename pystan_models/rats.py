@@ -45,7 +45,8 @@ from . import formula as formulas
 from .data import Column, check_rows, data_file, prepare, read_table
 from .errors import DataError
 from .fitting import (MCSE_NOTE, Fit, RunOptions, efficiency_table, mcse_comparison,
-                      run_options, sample, say, stacked)
+                      replayable, run_options, sample, say, stacked)
+from .predictive import replicate
 from .results import Results
 
 DATA = data_file("rats.csv")
@@ -178,11 +179,14 @@ def fit_nuts(frame: pd.DataFrame, opts: RunOptions, inits: list[dict],
     marginal = program == "rats_marginal"
     if marginal:
         inits = centred_inits(inits, frame.age_days.mean())
-    return sample(program, stan_data(frame, hyper), opts, main=MAIN, inits=inits,
-                  observed={"y": frame.weight}, coords=coords, dims=dims,
-                  metric="dense_e" if marginal else "diag_e")
+    data = stan_data(frame, hyper)
+    f = sample(program, data, opts, main=MAIN, inits=inits, observed={"y": frame.weight},
+               coords=coords, dims=dims, metric="dense_e" if marginal else "diag_e")
+    # replicates after sampling: the NUTS-against-Gibbs timings stay as sampled
+    return replicate(f, data, {"y": frame.weight.to_numpy()}, opts.seed)
 
 
+@replayable(gibbs_rats.NAME)
 def fit_gibbs(frame: pd.DataFrame, opts: RunOptions, inits: list[dict],
               hyper: gibbs_rats.Hyper = HYPER) -> Fit:
     """The notes' Gibbs sampler (numba), as the engine's Fit "rats_gibbs"."""

@@ -104,11 +104,11 @@ def density_figure(fits: dict, var_names: list[str], title: str, figsize=(10, 3.
 
 
 def forest_figure(fits: dict, var_names: list[str], title: str, figsize=(9, 8),
-                  ci_probs=(0.5, 0.95)):
+                  ci_probs=(0.5, 0.95), coords: dict | None = None):
     """ArviZ forest plot: per parameter and fit, the median, the central 50% and
-    95% intervals."""
+    95% intervals (``coords``: the coordinates shown, e.g. some groups)."""
     pc, fig = _arviz_figure("plot_forest", _posteriors(fits, var_names), title,
-                            figsize, combined=True, ci_kind="eti",
+                            figsize, combined=True, ci_kind="eti", coords=coords,
                             ci_probs=list(ci_probs), point_estimate="median")
     pc.add_legend("model")
     return fig
@@ -283,3 +283,212 @@ def provenance(results) -> str:
             f"{datetime.date.today().isoformat()}.</p>"
             + (table(pd.DataFrame(data_rows), index=False) if data_rows else "")
             + table(pd.DataFrame(fit_rows), 1, index=False) + sources)
+
+
+# ---------------------------------------------------------------- predictive checks
+
+# ArviZ's figure for each kind of outcome: a density overlay for continuous
+# outcomes, a hanging rootogram for counts (Kleiber and Zeileis 2016), observed
+# counts against their replicated intervals for binomial rows, and the PAV-adjusted
+# calibration curve (Dimitriadis et al. 2021) for 0/1 rows.
+PPC_PLOTS = {"continuous": "plot_ppc_dist", "counts": "plot_ppc_rootogram",
+             "binomial": "plot_ppc_interval", "binary": "plot_ppc_pava"}
+PPC_DRAWS = 400
+PPC_WHAT = {
+    "continuous": "the observed outcomes' distribution (black) should look like one "
+                  "more of the replicated data sets' (blue)",
+    "counts": "the observed frequency of each count (black) should lie inside its "
+              "replicated interval (blue), on a square-root scale (ArviZ draws this "
+              "rootogram standing, with intervals, rather than hanging)",
+    "binomial": "each observed count (black) should sit inside its replicated interval",
+    "binary": "the calibration curve (observed event rate against predicted "
+              "probability) should follow the diagonal within its band",
+}
+
+
+def _kind(idata, name: str, outcome: str) -> str:
+    if outcome == "binomial" and np.isin(idata["observed_data"][name].values, (0, 1)).all():
+        return "binary"
+    return outcome
+
+
+def outcome_kind(idata, name: str, outcome: str) -> str:
+    """The kind of outcome ``name`` is ("continuous", "counts", "binomial", or
+    "binary" for 0/1 rows of a binomial outcome)."""
+    return _kind(idata, name, outcome)
+
+
+def _observed_name(idata) -> str | None:
+    if idata is None or not {"posterior_predictive", "observed_data"} <= set(idata.children):
+        return None
+    names = set(idata["observed_data"].data_vars) & set(idata["posterior_predictive"].data_vars)
+    return next(iter(sorted(names)), None)
+
+
+def ppc_statistics(idata, name: str, kind: str) -> str:
+    """One sentence of numbers a reader can check against the figure."""
+    y = np.asarray(idata["observed_data"][name].values, float).ravel()
+    rep = idata["posterior_predictive"][name].values
+    rep = rep.reshape(-1, y.size).astype(float)
+    if kind == "binomial":
+        lo, hi = np.quantile(rep, [0.05, 0.95], axis=0)
+        inside = np.mean((y >= lo) & (y <= hi))
+        return (f"{inside:.0%} of the {y.size} observed counts lie inside their central "
+                "90% replicated interval (about 90% expected if the model fits).")
+    if kind == "counts":
+        zeros, rep_zeros = np.mean(y == 0), np.mean(rep == 0, axis=1)
+        lo, hi = np.quantile(rep_zeros, [0.025, 0.975])
+        verdict = "inside" if lo <= zeros <= hi else "outside"
+        return (f"Share of zeros: observed {zeros:.1%}, replicated 95% interval "
+                f"{lo:.1%} to {hi:.1%} ({verdict}).")
+    stats = {"mean": (y.mean(), rep.mean(axis=1))}
+    if kind == "continuous":
+        stats["sd"] = (y.std(ddof=1), rep.std(axis=1, ddof=1))
+    p = {k: float(np.mean(r >= v)) for k, (v, r) in stats.items()}
+    bad = [k for k, v in p.items() if not 0.025 <= v <= 0.975]
+    return ("Posterior predictive p-values, P(T(y_rep) >= T(y)): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in p.items())
+            + (f"; {' and '.join(bad)} outside 0.025 to 0.975: the model misses it."
+               if bad else " (both inside 0.025 to 0.975)." if len(p) > 1 else
+               " (inside 0.025 to 0.975)."))
+
+
+def loo_pit_sentence(idata, name: str) -> str:
+    import arviz as az
+    from scipy import stats
+    with np.errstate(all="ignore"):
+        pit = np.asarray(az.loo_pit(idata)[name].values, float).ravel()
+    pit = pit[np.isfinite(pit)]
+    p = stats.kstest(pit, "uniform").pvalue
+    tails = np.mean((pit < 0.05) | (pit > 0.95))
+    return (f"LOO-PIT values should be uniform (the curve inside its envelope): "
+            f"{tails:.0%} of them in the outer 10% (10% expected), Kolmogorov-Smirnov "
+            f"p = {p:.2f}" + (" - the model's predictive distributions are off."
+                              if p < 0.01 else "."))
+
+
+def predictive_checks(fits: dict, outcome: str) -> list[str]:
+    """Per fit with replicated data: ArviZ's predictive check figure for the kind of
+    ``outcome`` ("continuous", "counts" or "binomial": 0/1 rows are drawn as
+    "binary") and, with a pointwise log-likelihood, its LOO-PIT, each with a
+    sentence."""
+    import warnings
+    parts = []
+    for label, f in fits.items():
+        name = _observed_name(f.idata)
+        if name is None:
+            continue
+        kind = _kind(f.idata, name, outcome)
+        extra = {"data_type": "binary"} if kind == "binary" else {}
+        # the figure from at most PPC_DRAWS draws (the sentence uses them all); CmdStan
+        # writes integer draws as floats; a rootogram's counts beyond the observed
+        # range pooled in one bin off the axis (ArviZ counts every value one by one)
+        data = f.idata.copy()
+        pp = data["posterior_predictive"].to_dataset()
+        pp = pp.isel(draw=slice(None, None, max(1, pp.sizes["draw"] * pp.sizes["chain"]
+                                                // PPC_DRAWS)))
+        top = float(np.max(f.idata["observed_data"][name].values))
+        if kind == "counts":
+            pp[name] = pp[name].clip(max=np.ceil(1.1 * top) + 1)
+        if kind != "continuous":
+            pp[name] = pp[name].astype(np.int64)
+        data["posterior_predictive"] = pp
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, fig = _arviz_figure(PPC_PLOTS[kind], data, f"{label}: posterior "
+                                   "predictive check", (7, 2.8), var_names=[name], **extra)
+        fig.suptitle(f"{label}: posterior predictive check", y=1.06)
+        if kind == "counts":        # the observed range, not the replicated tail
+            for ax in fig.axes:
+                ax.set_xlim(-0.5, np.ceil(1.1 * top) + 0.5)
+        parts += [f"<h3>{esc(label)}</h3>", figure(fig, f"{label} predictive check"),
+                  para(f"What to look for: {PPC_WHAT[kind]}. "
+                       + ppc_statistics(f.idata, name, kind))]
+        if "log_likelihood" in f.idata.children:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                _, fig = _arviz_figure("plot_loo_pit", f.idata, f"{label}: LOO-PIT",
+                                       (7, 2.6), var_names=[name])
+                fig.suptitle(f"{label}: LOO-PIT", y=1.06)
+                parts += [figure(fig, f"{label} LOO-PIT"),
+                          para(loo_pit_sentence(f.idata, name))]
+    return parts
+
+
+# ------------------------------------------------------------------------- priors
+
+PRIOR_NOTE = ("Each row is a prior statement of the program's model block that applies "
+              "with the data the fit was given (file and line; the data fields it reads "
+              "and their values; 'as used' fills them in, as rstanarm's prior_summary "
+              "gives the adjusted scales), or a parameter no statement gives a prior: "
+              "flat, improper, so there is no prior predictive check for that fit.")
+
+
+def prior_figure(summaries: dict):
+    """ArviZ densities of the prior predictive distribution of each fit's summary
+    statistic (log10 for an sd), the observed value marked (black line)."""
+    import xarray as xr
+    variables, observed, statistics = {}, {}, set()
+    for label, s in summaries.items():
+        values = np.asarray(s["_draws"], float)
+        obs = s["observed"]
+        name = label
+        if s["statistic"].startswith("sd"):
+            values, obs = np.log10(values), np.log10(obs)
+        statistics.add("log10 sd of y" if s["statistic"].startswith("sd")
+                       else s["statistic"])
+        values = values[np.isfinite(values)]
+        if values.size < 2 or np.ptp(values) == 0:
+            continue
+        variables[name] = values
+        observed[name] = obs
+    if not variables:
+        return None
+    n = min(v.size for v in variables.values())   # one draw dimension for all
+    variables = {k: (("chain", "draw"), v[None, :n]) for k, v in variables.items()}
+    tree = xr.DataTree.from_dict({"posterior": xr.Dataset(variables)})
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, fig = _arviz_figure("plot_dist", tree, "Prior predictive distributions",
+                               (10, 1.2 + 2.2 * ((len(variables) + 2) // 3)),
+                               kind="kde", point_estimate="median",
+                               visuals={"point_estimate_text": False})
+    for ax in fig.axes:
+        title = ax.get_title()
+        if title in observed:
+            ax.axvline(observed[title], color="black", lw=1.5)
+        ax.title.set_fontsize(8)
+    fig.suptitle(f"Prior predictive distribution of the {' / '.join(sorted(statistics))}"
+                 " of replicated data sets (black line: observed)", y=1.04)
+    return fig
+
+
+def add_priors(rep: "Report", priors: pd.DataFrame, checks: pd.DataFrame,
+               summaries: dict) -> None:
+    """The Priors section (after the example's own, if it wrote one, else after
+    its Model section): the program's priors, then the prior predictive checks."""
+    parts = ["<h3>As the programs state them</h3>",
+             table(priors, 3, index=False) if len(priors)
+             else para("No Stan program fitted.", "note"),
+             para(PRIOR_NOTE, "note")]
+    if len(checks):
+        shown = checks.drop(columns=["largest"], errors="ignore")
+        parts += ["<h3>Prior predictive checks</h3>", para(
+            "Each fit with a proper prior run again with prior_only = 1 (the likelihood "
+            "left out, short chains): replicated outcomes drawn from the prior alone, "
+            "summarised against the observed data."), table(shown, 3, index=False)]
+        fig = prior_figure(summaries)
+        if fig is not None:
+            parts.append(figure(fig, "prior predictive distributions"))
+    elif len(priors):
+        parts.append(para("No fit has a proper prior: no prior predictive check "
+                          "(the prior is improper).", "note"))
+    titles = [t for t, _ in rep.sections]
+    if "Priors" in titles:
+        i = titles.index("Priors")
+        rep.sections[i] = ("Priors", rep.sections[i][1] + "\n" + "\n".join(parts))
+    else:
+        i = titles.index("Model") + 1 if "Model" in titles else len(titles)
+        rep.sections.insert(i, ("Priors", "\n".join(parts)))
+

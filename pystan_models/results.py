@@ -12,6 +12,9 @@ notebook, ``python -m pystan_models all`` and the benchmark all go this way::
     r.table("coefficients")                # pandas DataFrames, by name
     r.answer                               # the answer paragraph
     r.write_report("beetles.html")         # the report the command line writes
+
+A run saved with ``--save DIR`` comes back, without sampling, as the same
+Results: ``pystan_models.load_run(DIR)`` (see :mod:`pystan_models.runs`).
 """
 from __future__ import annotations
 
@@ -45,6 +48,30 @@ class Results:
     expected: list[str] = field(default_factory=list)
     data: dict[str, pd.DataFrame] = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
+    saved_run: str | None = None    # the saved run this was rebuilt from (load_run)
+    prior_fits: dict[str, Fit] = field(default_factory=dict)  # prior_only = 1 fits
+
+    def __post_init__(self):
+        """Every analysis states its fits' priors and checks the proper ones: the
+        same programs run again with prior_only = 1 (through fitting.sample, so a
+        saved run keeps them), the outcome's prior predictive distribution against
+        the data, and a sentence in the answer when it allows absurd outcomes."""
+        from . import priors, report
+        fits = {k: f for k, f in self.fits.items() if f.spec is not None}
+        if not fits or "program priors" in self.tables:
+            return
+        self.tables["program priors"] = priors.priors_table(fits)
+        self.prior_fits = priors.prior_predictive(fits, self.options)
+        outcome = getattr(importlib.import_module(f"pystan_models.{self.example}"),
+                          "OUTCOME", "continuous")
+        table, summaries, clauses = priors.check(fits, self.prior_fits, outcome,
+                                                 report.outcome_kind)
+        self.tables["prior predictive"] = table
+        self.extras["prior summaries"] = summaries
+        self.extras["prior clauses"] = clauses
+        sentence = priors.absurd_sentence(clauses)
+        if sentence:
+            self.answer = f"{self.answer} {sentence}".strip()
 
     @property
     def notes(self) -> list[str]:
@@ -70,7 +97,44 @@ class Results:
         rep.answer, rep.fits = self.answer, list(self.fits.values())
         rep.problems, rep.expected, rep.notes = self.problems, self.expected, self.notes
         module.render(self, rep)
-        rep.section("Provenance", report.provenance(self))
+        if "program priors" in self.tables:
+            report.add_priors(rep, self.tables["program priors"],
+                              self.tables["prior predictive"],
+                              self.extras["prior summaries"])
+        shown = getattr(module, "PPC_FITS", self.fits)    # an example may pick fits
+        checks = report.predictive_checks({k: f for k, f in self.fits.items() if k in shown},
+                                          getattr(module, "OUTCOME", "continuous"))
+        if checks:
+            rep.section("Predictive checks", report.para(
+                "Replicated data drawn from each fit's posterior predictive distribution "
+                "against the data (ArviZ), and the leave-one-out probability integral "
+                "transform (LOO-PIT) where the fit has a pointwise log-likelihood."),
+                *checks)
+        rebuilt = (report.para(f"Rebuilt without sampling from the saved run "
+                               f"{self.saved_run}; the times are the saved run's.",
+                               "note") if self.saved_run else "")
+        rep.section("Provenance", report.provenance(self) + rebuilt)
+        return rep
+
+    def prior_only_report(self):
+        """The short report of ``--prior-only``: the priors and the prior
+        predictive checks, the prior-only fits' provenance."""
+        import dataclasses
+        from . import priors, report
+        rep = report.Report(f"{self.title}: priors and prior predictive checks")
+        checks = self.tables["prior predictive"]
+        rep.answer = priors.prior_only_answer(self.tables["program priors"], checks,
+                                              self.extras["prior clauses"])
+        shown: dict[str, Fit] = {}      # each prior-only fit once (fits may share one)
+        for label, f in self.prior_fits.items():
+            if all(f is not g for g in shown.values()):
+                shown[label] = f
+        rep.fits, rep.notes = list(shown.values()), [
+            f"{k}: {n}" for k, f in shown.items() for n in f.notes]
+        report.add_priors(rep, self.tables["program priors"], checks,
+                          self.extras["prior summaries"])
+        rep.section("Provenance", report.provenance(dataclasses.replace(
+            self, fits=shown)))
         return rep
 
     def write_report(self, path: Path | str) -> Path:

@@ -52,6 +52,8 @@ PRIORS = {
     "log_uniform": (4, "uniform on log tau (IMPROPER)"),
 }
 PROPER = ["uniform", "inv_chi2", "half_cauchy"]
+# the fits whose predictive checks the report shows: the three hyperpriors
+PPC_FITS = PROPER
 # NUTS target acceptance rate for the fits the conclusions rest on: a little
 # above the default 0.8 so the long right tail of tau is traversed with small
 # enough steps (no divergences in the non-centered program).
@@ -351,7 +353,7 @@ def improper_summary(f: Fit) -> dict:
 
 
 def divergences(f: Fit) -> int:
-    return int(f.fit.method_variables()["divergent__"].sum())
+    return f.divergences()
 
 
 # -- summaries -----------------------------------------------------------------
@@ -909,7 +911,7 @@ def check_table(tables, exact, labels) -> pd.DataFrame:
 def parameterization_table(variants: dict, labels) -> pd.DataFrame:
     rows = []
     for (p, par, delta), f in variants.items():
-        n = f.fit.method_variables()["divergent__"].size
+        n = f.stat("diverging").size
         summ = f.table(PARAMS)
         rows.append({"prior": labels[p], "parameterization": par, "adapt_delta": delta,
                      "divergent": f"{divergences(f)} of {n}",

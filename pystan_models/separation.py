@@ -18,6 +18,10 @@ Three fits side by side:
      compared with Firth's penalized-likelihood estimates (Heinze & Schemper
      2002), computed here with scipy (they reproduce the published values).
 
+On a user's data (``--formula``) the same three fits, with the 0/1 rows that share
+a covariate pattern summed to binomial counts; ``y ~ x + (1 | g)`` fits the
+varying-intercept logistic regression (logistic_varying_intercepts.stan) instead.
+
 Library use: ``analyse(data)`` returns the engine's Results (fits, named tables,
 the answer); ``render`` adds the report's sections.  The flat-prior fit is listed
 in ``Results.expected``: it fails on purpose and is not counted as a problem.
@@ -25,6 +29,7 @@ in ``Results.expected``: it fails on purpose and is not counted as a problem.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -36,11 +41,11 @@ import statsmodels.api as sm
 from scipy import optimize, stats
 from scipy.special import expit
 
-from . import cli, programs, report
+from . import centring, cli, formula, programs, report
 from .data import Column, check_rows, data_file, prepare
 from .errors import DataError, PystanModelsError
 from .fitting import Fit, RunOptions, efficiency_table, run_options, sample, say
-from .probit import bernoulli_rows, term_scale, user_design
+from .probit import bernoulli_rows, expanded, term_scale, user_design
 from .results import Results
 
 DATA = data_file("endometrial.csv")
@@ -57,8 +62,11 @@ PRIORS = {"Cauchy(0, 2.5)": {"prior_df": 1.0, "prior_scale": 2.5, "intercept_sca
 FLAT = "flat prior (failing case)"
 # the programs this example fits (compiled together when the cache lacks them)
 PROGRAMS = ("logistic_flat", "logistic_weakly_informative")
+# the outcome's kind, for the report's predictive checks (report.predictive_checks)
+OUTCOME = "binomial"
 DEFAULTS = RunOptions()
 TITLE = "The problem of separation: maximum likelihood, flat and weakly informative priors"
+GROUPED_TITLE = "Varying-intercept logistic regression with weakly informative priors"
 # Firth's penalized likelihood (Heinze & Schemper 2002), as printed by R's brglm
 # for glm(HG ~ NV + PI + EH, binomial) on these data (livioivil/mbrglm README;
 # the same values solve the Jeffreys-penalized likelihood equations).
@@ -143,12 +151,15 @@ def stan_data(frame: pd.DataFrame, prior: str | None = None, *, prior_only: bool
 
 
 def program_data(x, y, binary, prior: dict | None = None, *, prior_only: bool = False,
-                 pointwise: bool = True) -> dict:
-    """Both programs' data from inputs ``x`` (no intercept column), 0/1 ``y``,
-    which inputs are ``binary`` and the weakly informative prior's constants."""
+                 pointwise: bool = True, trials=None) -> dict:
+    """Both programs' data from inputs ``x`` (no intercept column), ``y`` (0/1, or
+    successes of ``trials`` for aggregated rows), which inputs are ``binary`` and the
+    weakly informative prior's constants."""
     x = np.asarray(x, dtype=float)
     data = {"N": len(x), "K": x.shape[1], "X": x.tolist(),
             "binary": [int(b) for b in binary], "y": np.asarray(y).astype(int).tolist(),
+            "trials": (np.ones(len(x), int) if trials is None else np.asarray(trials))
+            .astype(int).tolist(),
             "prior_only": int(prior_only), "pointwise": int(pointwise)}
     if prior is not None:
         data.update(prior)
@@ -174,11 +185,19 @@ def mle(frame: pd.DataFrame) -> dict:
     return ml_fits(frame.hg.to_numpy(), _design(frame), ROWS)
 
 
-def ml_fits(y, X, rows: list[str]) -> dict:
-    """:func:`mle` for outcomes ``y`` and a design ``X`` with its constant column,
-    coefficients named ``rows``."""
-    glm, glm_warn = _captured(lambda: sm.GLM(y, X, family=sm.families.Binomial()).fit())
-    logit, logit_warn = _captured(lambda: sm.Logit(y, X).fit(disp=0))
+def _endog(y, n):
+    """statsmodels' binomial response: 0/1 ``y``, or (successes, failures) of ``n``."""
+    return y if n is None else np.column_stack([y, n - y])
+
+
+def ml_fits(y, X, rows: list[str], n=None) -> dict:
+    """:func:`mle` for outcomes ``y`` (successes of ``n`` trials, if given) and a design
+    ``X`` with its constant column, coefficients named ``rows``.  statsmodels' Logit
+    takes 0/1 rows only, so aggregated rows are expanded for it."""
+    glm, glm_warn = _captured(lambda: sm.GLM(_endog(y, n), X,
+                                             family=sm.families.Binomial()).fit())
+    yb, Xb = (y, X) if n is None else expanded(y, n, X)
+    logit, logit_warn = _captured(lambda: sm.Logit(yb, Xb).fit(disp=0))
     table = pd.DataFrame({"GLM (IRLS) estimate": glm.params, "GLM se": glm.bse,
                           "Logit (Newton) estimate": logit.params, "Logit se": logit.bse},
                          index=rows)
@@ -237,17 +256,20 @@ def firth(frame: pd.DataFrame) -> pd.Series:
     return firth_fit(frame.hg.to_numpy(float), _design(frame), ROWS)
 
 
-def firth_fit(y, X, rows: list[str]) -> pd.Series:
-    """:func:`firth` for outcomes ``y`` and a design ``X`` with its constant column."""
+def firth_fit(y, X, rows: list[str], n=None) -> pd.Series:
+    """:func:`firth` for outcomes ``y`` (successes of ``n`` trials, if given) and a
+    design ``X`` with its constant column."""
+    n = np.ones(len(y)) if n is None else np.asarray(n, float)
+
     def neg_penalized(b):
         eta = X @ b
         p = expit(eta)
-        w = p * (1 - p)
+        w = n * p * (1 - p)
         info = X.T @ (w[:, None] * X)
         _, logdet = np.linalg.slogdet(info)
         h = w * np.einsum("ij,jk,ik->i", X, np.linalg.inv(info), X)
-        value = y @ eta - np.logaddexp(0, eta).sum() + logdet / 2
-        return -value, -(X.T @ (y - p + h * (0.5 - p)))
+        value = y @ eta - n @ np.logaddexp(0, eta) + logdet / 2
+        return -value, -(X.T @ (y - n * p + h * (0.5 - p)))
 
     res = optimize.minimize(neg_penalized, np.zeros(X.shape[1]), jac=True, method="BFGS",
                             options={"gtol": 1e-8})
@@ -463,34 +485,42 @@ def analyse(data=None, *, formula: str | None = None, dropna: bool = False,
 
 # ---------------------------------------------------------------- a user's data (formula)
 
-def separation_check(x, y, rows: list[str]) -> pd.Series:
+def separation_check(x, y, rows: list[str], n=None) -> pd.Series:
     """A direction b in which the outcomes are separated, or zeros if there is none
     (Konis 2007, as R's detectseparation does it): the linear programme
     max sum_i s_i w_i'b subject to s_i w_i'b >= 0 for every row and -1 <= b_j <= 1,
     s_i = 2 y_i - 1, w_i = (1, x_i), on columns divided by their sd.  A positive
     optimum is (quasi-)complete separation: the log-likelihood rises without bound
     along b, so the maximum-likelihood estimate is infinite in the coefficients
-    where b is not 0.  Returned on the scale of the user's columns, largest |b_j| = 1."""
+    where b is not 0.  Returned on the scale of the user's columns, largest |b_j| = 1.
+    Rows of ``n`` trials with ``y`` successes stand for y rows with s = 1 and n - y
+    with s = -1: one constraint for each sign present, weighted by its count."""
+    y = np.asarray(y, float)
+    n = np.ones(len(y)) if n is None else np.asarray(n, float)
     w = np.column_stack([np.ones(len(x)), x])
-    sd = w.std(axis=0)
+    mean = n @ w / n.sum()
+    sd = np.sqrt(n @ (w - mean) ** 2 / n.sum())
     scale = np.where(sd > 0, sd, 1.0)
     scale[0] = 1.0
-    a = (2.0 * np.asarray(y, float) - 1.0)[:, None] * (w / scale)
-    res = optimize.linprog(-a.sum(axis=0), A_ub=-a, b_ub=np.zeros(len(a)),
+    sign = np.r_[np.ones(len(y)), -np.ones(len(y))]
+    count = np.r_[y, n - y]
+    a = (sign[:, None] * np.vstack([w, w]) / scale)[count > 0]
+    res = optimize.linprog(-(count[count > 0] @ a), A_ub=-a, b_ub=np.zeros(len(a)),
                            bounds=[(-1, 1)] * w.shape[1], method="highs")
-    if res.status != 0 or -res.fun <= 1e-7 * len(a):
+    if res.status != 0 or -res.fun <= 1e-7 * n.sum():
         return pd.Series(0.0, index=rows)
     b = np.where(np.abs(res.x) > 1e-7, res.x / scale, 0.0)
     return pd.Series(b / np.abs(b).max(), index=rows)
 
 
-def ml_path(y, X, rows: list[str], iterations=(2, 4, 6, 8, 10, 15, 20, 25, 30)
+def ml_path(y, X, rows: list[str], iterations=(2, 4, 6, 8, 10, 15, 20, 25, 30), n=None
             ) -> pd.DataFrame:
     """:func:`mle_path` for every coefficient of a design ``X`` (with its constant
     column): estimate and standard error after k IRLS iterations."""
     out = []
     for k in iterations:
-        res, _ = _captured(lambda k=k: sm.GLM(y, X, family=sm.families.Binomial())
+        res, _ = _captured(lambda k=k: sm.GLM(_endog(y, n), X,
+                                              family=sm.families.Binomial())
                            .fit(maxiter=k, tol=0.0))
         out.append({"IRLS iterations": k, **dict(zip(rows, res.params)),
                     **{f"se({r})": v for r, v in zip(rows, res.bse)},
@@ -544,31 +574,37 @@ def analyse_formula(data, text: str, opts: RunOptions, *, dropna: bool = False,
     check, the flat-prior fit and the two weakly informative fits, with the inputs
     shifted and scaled as Gelman et al. (2008) do (binary columns centred, others
     to sd 0.5: the programs do it from ``binary``).  Binomial rows p(successes,
-    trials) are expanded to one 0/1 row per trial (the programs take 0/1 rows)."""
+    trials) and the 0/1 rows that share a covariate pattern are summed to binomial
+    counts (the same likelihood up to a constant: sufficient statistics).  A group
+    intercept (1 | g) fits the varying-intercept program instead
+    (:func:`analyse_grouped`)."""
     priors = scaled_priors(prior_scale)
     d = user_design(data, text, dropna, "separation")
-    x, y = bernoulli_rows(d)
+    if d.groups:
+        return analyse_grouped(d, opts, priors, prior_scale)
+    agg = formula.aggregate_bernoulli(d)
+    x, y, n = agg.X, agg.y, agg.trials
     names, rows = d.common_names, ["Intercept", *d.common_names]
     binary = [bool(np.isin(col, (0, 1)).all()) for col in x.T]
     X = sm.add_constant(x, has_constant="add")
     programs.compile_all(PROGRAMS, quiet=opts.quiet)
-    ml = ml_fits(y, X, rows)
-    path = ml_path(y, X, rows)
+    ml = ml_fits(y, X, rows, n)
+    path = ml_path(y, X, rows, n=n)
     growth = se_growth(path, rows)
-    sep = separation_check(x, y, rows)
+    sep = separation_check(x, y, rows, n)
     separated = bool((sep != 0).any())
-    firth_estimates = firth_fit(y.astype(float), X, rows)
+    firth_estimates = firth_fit(y.astype(float), X, rows, n)
     coords = {"input": names, "row": np.arange(len(y))}
     dims = {"beta": ["input"], "beta_z": ["input"], "y": ["row"]}
     zero, one = np.zeros(len(names)), np.ones(len(names))
     fits = {}
     for name, spec in [(FLAT, None), *priors.items()]:
         program = "logistic_flat" if spec is None else "logistic_weakly_informative"
-        f = sample(program, program_data(x, y, binary, spec), opts, main=PARAMS,
+        f = sample(program, program_data(x, y, binary, spec, trials=n), opts, main=PARAMS,
                    observed={"y": y}, coords=coords, dims=dict(dims))
         fits[name] = term_scale(f, names, zero, one, opts.quick)
     say(opts, "posterior modes (L-BFGS)")
-    modes = {name: mode_of(program_data(x, y, binary, spec), name, rows, opts)
+    modes = {name: mode_of(program_data(x, y, binary, spec, trials=n), name, rows, opts)
              for name, spec in priors.items()}
     tables = {name: f.table() for name, f in fits.items()}
     problems = {k: f.problems for k, f in fits.items()}
@@ -578,9 +614,7 @@ def analyse_formula(data, text: str, opts: RunOptions, *, dropna: bool = False,
                         f"(--dropna) before fitting.")
     if not opts.quiet:
         print_summary(tables)
-    scaling_table = pd.DataFrame({"centre": x.mean(axis=0), "scale": [
-        1.0 if b else 2 * c.std(ddof=1) for b, c in zip(binary, x.T)],
-        "binary": binary}, index=names)
+    scaling_table = input_scaling(x, n, binary, names)
     flat_expected = separated and bool(problems[FLAT])
     return Results(
         "separation", TITLE, opts, fits,
@@ -600,8 +634,160 @@ def analyse_formula(data, text: str, opts: RunOptions, *, dropna: bool = False,
         extras={"formula": text, "design": d, "rows": rows, "priors": list(priors),
                 "separated": separated, "glm_warnings": ml["glm_warnings"],
                 "logit_warnings": ml["logit_warnings"],
-                "glm_iterations": ml["glm_iterations"], "bernoulli_rows": len(y),
-                "ones": int(y.sum())})
+                "glm_iterations": ml["glm_iterations"], "bernoulli_rows": int(n.sum()),
+                "patterns": len(y), "ones": int(y.sum())})
+
+
+def input_scaling(x, n, binary, names) -> pd.DataFrame:
+    """The programs' input scaling over the 0/1 rows (pattern i counted n[i] times):
+    binary inputs centred, the others centred and divided by 2 sd."""
+    centre = n @ x / n.sum()
+    sd = np.sqrt(n @ (x - centre) ** 2 / max(n.sum() - 1, 1))
+    return pd.DataFrame({"centre": centre, "scale": np.where(binary, 1.0, 2 * sd),
+                         "binary": binary}, index=names)
+
+
+# ---------------------------------------------------------------- a group intercept (1 | g)
+
+GROUPED = "logistic_varying_intercepts"
+# the likelihood runs in reduce_sum slices, in parallel within a chain when cores allow
+THREADS = {"STAN_THREADS": True}
+# at most this many groups get a panel in the group intercepts figure
+FOREST_GROUPS = 40
+
+
+def threading(chains: int, rows: int, cores: int | None = None) -> dict:
+    """How the grouped program runs: the cores shared out among the chains
+    (threads per chain, chains at once) and reduce_sum slices of a quarter of a
+    thread's rows (one slice when a chain has one thread)."""
+    cores = cores or os.cpu_count() or 1
+    threads = max(1, cores // chains)
+    return {"threads_per_chain": threads,
+            "parallel_chains": max(1, min(chains, cores // threads)),
+            "grainsize": rows if threads == 1 else max(1, rows // (4 * threads))}
+
+
+def group_choice(agg: formula.Design) -> centring.Choice:
+    """Centred or not for the group intercepts (:func:`centring.binomial`, about the
+    pooled GLM's fitted probabilities)."""
+    glm, _ = _captured(lambda: sm.GLM(_endog(agg.y, agg.trials),
+                                      sm.add_constant(agg.X, has_constant="add"),
+                                      family=sm.families.Binomial()).fit())
+    g = agg.groups[0]
+    return centring.binomial(g.name, agg.y, agg.trials, glm.fittedvalues, g.index)
+
+
+def grouped_data(agg: formula.Design, spec: dict, prior_scale: float, centred: bool,
+                 grainsize: int) -> dict:
+    """logistic_varying_intercepts.stan's data: the inputs, counts and groups of the
+    (aggregated) rows, the Gelman et al. prior ``spec`` and exponential(1 / s) on tau."""
+    binary = [bool(np.isin(col, (0, 1)).all()) for col in agg.X.T]
+    return {**program_data(agg.X, agg.y, binary, spec, trials=agg.trials, pointwise=False),
+            "J": len(agg.groups[0].levels), "group": agg.groups[0].index.tolist(),
+            "tau_rate": 1 / prior_scale, "centred": int(centred), "grainsize": grainsize}
+
+
+def fit_grouped(agg: formula.Design, opts: RunOptions, spec: dict, prior_scale: float,
+                centred: bool) -> Fit:
+    """The varying-intercept fit, its draws named after the formula's terms:
+    Intercept (the mean group intercept), the common terms, sd(1|g) and the group
+    intercepts (1|g, one per level)."""
+    g, names = agg.groups[0], agg.common_names
+    run = threading(opts.chains, len(agg.y))
+    data = grouped_data(agg, spec, prior_scale, centred, run.pop("grainsize"))
+    f = sample(GROUPED, data, opts, main=["alpha", "beta", "tau"],
+               coords={"input": names, "group": g.levels},
+               dims={"beta": ["input"], "beta_z": ["input"], "alpha_group": ["group"],
+                     "alpha_z": ["group"], "u": ["group"]},
+               y_rep=None, log_lik=None, cpp_options=THREADS, **run)
+    f = term_scale(f, names, np.zeros(len(names)), np.ones(len(names)), opts.quick,
+                   extra={f"sd({g.name})": "tau", g.name: "alpha_group"})
+    return f
+
+
+def grouped_priors_table(spec: dict, names: list[str], g: formula.GroupTerm,
+                         prior_scale: float) -> pd.DataFrame:
+    where = (f"Gelman et al. (2008) defaults, rstanarm's on the group sd; --prior-scale "
+             f"(here {prior_scale:g}) multiplies every scale")
+    t = (f"Cauchy(0, {spec['prior_scale']:g})" if spec["prior_df"] == 1 else
+         f"Student-t({spec['prior_df']:g}, 0, {spec['prior_scale']:g})")
+    return pd.DataFrame(
+        [{"parameter": "Intercept", "prior": f"Cauchy(0, {spec['intercept_scale']:g}) on "
+          "the mean group intercept, inputs centred", "where it is set": where}]
+        + [{"parameter": n, "prior": f"{t} on the input scaled as in Scaling",
+            "where it is set": where} for n in names]
+        + [{"parameter": f"sd({g.name})", "prior": f"exponential({1 / prior_scale:g})",
+            "where it is set": where},
+           {"parameter": g.name, "prior": f"normal(Intercept, sd({g.name})) for each of "
+            f"the {len(g.levels)} {g.factor} groups", "where it is set": GROUPED + ".stan"}])
+
+
+def analyse_grouped(d: formula.Design, opts: RunOptions, priors: dict[str, dict],
+                    prior_scale: float) -> Results:
+    """``y ~ x + (1 | g)`` on a user's data: the 0/1 rows that share a covariate
+    pattern and group summed to binomial counts, the group intercepts centred or
+    not by :mod:`centring`'s rule, one fit of the varying-intercept program under
+    Gelman et al.'s default prior (the first of ``priors``), and maximum likelihood
+    ignoring the groups beside it."""
+    g, names = d.groups[0], d.common_names
+    rows = ["Intercept", *names]
+    agg = formula.aggregate_bernoulli(d)
+    name, spec = next(iter(priors.items()))
+    choice = group_choice(agg)
+    f = fit_grouped(agg, opts, spec, prior_scale, choice.centred)
+    ml = ml_fits(agg.y, sm.add_constant(agg.X, has_constant="add"), rows, agg.trials)
+    table = f.table()
+    per_group = pd.DataFrame({"rows": np.bincount(agg.groups[0].index - 1, agg.trials,
+                                                  len(g.levels)).astype(int),
+                              "ones": np.bincount(agg.groups[0].index - 1, agg.y,
+                                                  len(g.levels)).astype(int)},
+                             index=g.levels)
+    same = int(((per_group.ones == 0) | (per_group.ones == per_group.rows)).sum())
+    binary = [bool(np.isin(col, (0, 1)).all()) for col in agg.X.T]
+    if not opts.quiet:
+        print_summary({name: table})
+    return Results(
+        "separation", GROUPED_TITLE, opts, {name: f},
+        tables={"posterior": table, "groups": f.table([g.name]).set_index(
+                    pd.Index(g.levels, name=g.factor)).join(per_group),
+                "pooled_ml": ml["table"], "scaling": input_scaling(
+                    agg.X, agg.trials, binary, names),
+                "centring": centring.table([choice]),
+                "priors": grouped_priors_table(spec, names, g, prior_scale),
+                "efficiency": efficiency_table({name: f})},
+        answer=grouped_answer(d, agg, table, ml["table"], choice, same, f.problems),
+        problems=[f"{name}: {p}" for p in f.problems],
+        extras={"formula": d.formula, "design": d, "grouped": True, "choice": choice,
+                "prior": name, "rows": rows, "patterns": len(agg.y),
+                "bernoulli_rows": int(agg.trials.sum()), "ones": int(agg.y.sum()),
+                "uniform_groups": same})
+
+
+def grouped_answer(d: formula.Design, agg: formula.Design, table: pd.DataFrame,
+                   ml: pd.DataFrame, choice: centring.Choice, same: int,
+                   problems: list[str]) -> str:
+    g = d.groups[0]
+    sd = table.loc[f"sd({g.name})"]
+    terms = "; ".join(f"{n} {table.loc[n, '50%']:.3g} ({table.loc[n, '2.5%']:.3g} to "
+                      f"{table.loc[n, '97.5%']:.3g}; ignoring the groups, ML "
+                      f"{ml.loc[n, 'GLM (IRLS) estimate']:.3g})" for n in d.common_names)
+    n = int(agg.trials.sum())
+    text = (f"On {n:,} outcomes ({int(agg.y.sum()):,} ones) in {len(g.levels)} {g.factor} "
+            f"groups, the varying-intercept logistic regression with Gelman et al.'s "
+            f"(2008) prior puts the groups' sd on the logit scale at {sd['50%']:.2f} "
+            f"(95% interval {sd['2.5%']:.2f} to {sd['97.5%']:.2f}). Posterior medians "
+            f"(95% intervals) of the common terms: {terms}. ")
+    if same:
+        text += (f"{same} group(s) have all outcomes the same (0 or 1): maximum likelihood "
+                 "would put their intercepts at infinity; here the group prior holds "
+                 "them. ")
+    text += (f"The {n:,} outcomes were fitted as {len(agg.y):,} binomial counts (rows "
+             "sharing a covariate pattern and group summed: the same posterior). "
+             if len(agg.y) < n else "")
+    text += f"Group intercepts {choice.sentence.split(': ', 1)[1]}. "
+    text += (f"Sampler diagnostics: {'; '.join(problems)}." if problems else
+             "Every sampler diagnostic passed.")
+    return text
 
 
 def formula_answer(sep: pd.Series, ml: dict, growth: pd.Series,
@@ -774,12 +960,65 @@ def print_summary(tables: dict[str, pd.DataFrame]) -> None:
 
 # ---------------------------------------------------------------- report
 
+def render_grouped(r: Results, rep: report.Report) -> None:
+    """The report for y ~ x + (1 | g) on a user's data."""
+    x, d = r.extras, r.extras["design"]
+    g, f = d.groups[0], next(iter(r.fits.values()))
+    stats_digits = {"r_hat": 3, "ess_bulk": 0, "ess_tail": 0, "mcse_mean": 3}
+    rep.section("Data", report.para(
+        f"Source: {Path(d.source).name or d.source}; formula {x['formula']}. "
+        f"{len(d.y):,} data row(s) used"
+        + (f" ({d.dropped_rows} row(s) with empty cells dropped, --dropna)"
+           if d.dropped_rows else "")
+        + f": {x['ones']:,} of {x['bernoulli_rows']:,} outcomes are 1, in "
+        f"{len(g.levels)} {g.factor} groups; {x['uniform_groups']} group(s) have all "
+        "outcomes the same."))
+    rep.section("Priors", report.para(
+        "The example's default for a user's data: the weakly informative prior of Gelman "
+        "et al. (2008) on the common terms (inputs shifted and scaled by the program), a "
+        "normal population of group intercepts and an exponential prior on its sd:"),
+        report.table(r.table("priors"), 3, index=False))
+    rep.section("Model and program", report.para(
+        f"Program {GROUPED}.stan, chosen for a binary or binomial response with one group "
+        f"intercept. Rows: the {x['bernoulli_rows']:,} outcomes are "
+        + (f"fitted as {x['patterns']:,} binomial counts, the 0/1 rows that share a "
+           "covariate pattern and group summed (sufficient statistics: the binomial "
+           "likelihood equals the 0/1 rows' up to a constant, so the posterior is the "
+           "same at a fraction of the cost)." if x["patterns"] < x["bernoulli_rows"] else
+           "fitted row by row with the Bernoulli GLM function (no two rows share a "
+           "covariate pattern and group).")
+        + f" {centring.text([x['choice']])} The likelihood runs in reduce_sum slices, "
+        "on several threads per chain when there are more cores than chains."),
+        report.table(r.table("centring"), 3, index=False), report.models(r.fits.values()),
+        report.table(r.table("scaling"), 3))
+    rep.section("Posterior", report.table(r.table("posterior"), stats_digits),
+        report.figure(report.trace_figure(f.idata, x["rows"] + [f"sd({g.name})"],
+                                          "Draws of the common terms and the groups' sd"),
+                      "trace"),
+        report.para("Maximum likelihood ignoring the groups (statsmodels GLM), for "
+                    "comparison:"), report.table(r.table("pooled_ml"), 3))
+    shown = g.levels[:FOREST_GROUPS]
+    rep.section("Group intercepts", report.para(
+        "Each group's intercept (logit scale, the inputs at zero), with its rows and "
+        "ones" + (f"; the figure shows the first {FOREST_GROUPS} groups" if len(
+            g.levels) > FOREST_GROUPS else "") + "."),
+        report.figure(report.forest_figure(
+            r.fits, [g.name], f"Group intercepts ({g.factor})",
+            figsize=(8, 1.5 + 0.25 * len(shown)), coords={"group": shown}),
+            "group intercepts"),
+        report.table(r.table("groups"), stats_digits))
+    rep.section("Sampling efficiency", report.table(
+        r.table("efficiency"), {"compile (s)": 1, "sampling (s)": 1, "min bulk ESS": 0,
+                                "min bulk ESS / s": 1, "step size": 3,
+                                "leapfrog steps per draw": 0}))
+
+
 def render(r: Results, rep: report.Report) -> None:
     """The report's sections: data, model, maximum likelihood, the failing case, the
     weakly informative fits, side by side, what the prior did, efficiency (for a
     formula, :func:`render_formula`)."""
     if "formula" in r.extras:
-        return render_formula(r, rep)
+        return (render_grouped if r.extras.get("grouped") else render_formula)(r, rep)
     frame, fits, x = r.data["endometrial"], r.fits, r.extras
     n, cells, glm = x["numbers"], x["cells"], r.table("mle")
     tables = {name: f.table(PARAMS) for name, f in fits.items()}
@@ -898,10 +1137,9 @@ def render(r: Results, rep: report.Report) -> None:
 
 def _flat_speed_note(flat: Fit) -> str:
     """Why the flat-prior run is slow, from its tree depths."""
-    if flat.fit is None:
+    depth = flat.stat("tree_depth")
+    if depth is None:
         return ""
-    mv = flat.fit.method_variables()
-    depth = mv["treedepth__"]
     share = float((depth >= depth.max()).mean()) if depth.size else 0.0
     if flat.problems and share > 0.5:
         return (f"The flat-prior run is slow because {100 * share:.0f}% of its transitions "

@@ -19,8 +19,12 @@
 // precisions; with these data the posterior means agree with the published
 // BUGS ones to within 0.2 posterior sd: tests/test_counts.py), and alpha,
 // beta are reported on the original scale (beta = beta_std / sd(X),
-// alpha = alpha_c - mean(X) beta).  Both effects are non-centred:
-// b1 = sigma_group * u, epsilon = sigma * z.
+// alpha = alpha_c - mean(X) beta).  Both effects are non-centred,
+// b1 = sigma_group * u, epsilon = sigma * z, when centred = 0 (the notes'
+// program, draw for draw); centred = 1 samples the group effects centred,
+// u = alpha_c + b1 ~ normal(alpha_c, sigma_group^2), for data-rich groups
+// (a user's data: pystan_models.centring's rule).  The observation-level
+// epsilon, one row each, stays non-centred.
 // log_lik[i] = log p(y_i | alpha, beta, sigma, b1), epsilon_i integrated
 // out; y_rep draws a new epsilon_i for the same groups (new visits).
 // Data: epilepsy (Thall & Vail 1990; BUGS Examples Vol. 1 "Epil"); see
@@ -49,6 +53,7 @@ data {
   real<lower=0> scale_prior_rate;   // sds ~ exponential(this)
   int<lower=0, upper=1> prior_only; // 1: no likelihood (prior predictive)
   int<lower=0, upper=1> pointwise;  // 1: write log_lik and y_rep
+  int<lower=0, upper=1> centred;    // 1: group effects sampled centred
 }
 transformed data {
   vector[K] x_mean = column_means(X);
@@ -66,7 +71,7 @@ parameters {
   real<lower=0> sigma;              // sd of epsilon
   real<lower=0> sigma_group;        // sd of the group effects b1
   vector[N] z;                      // epsilon / sigma
-  vector[J] u;                      // b1 / sigma_group
+  vector[J] u;                      // b1 / sigma_group; centred: alpha_c + b1
 }
 model {
   alpha_c ~ normal(0, alpha_prior_sd);
@@ -74,21 +79,35 @@ model {
   sigma ~ exponential(scale_prior_rate);
   sigma_group ~ exponential(scale_prior_rate);
   z ~ std_normal();
-  u ~ std_normal();
+  if (centred) {
+    u ~ normal(alpha_c, sigma_group);
+  } else {
+    u ~ std_normal();
+  }
   if (!prior_only) {
     // poisson_log_glm (analytic gradients): its vector intercept carries the
     // offset and both random effects
-    y ~ poisson_log_glm(X_std, log_exposure + alpha_c
-                               + sigma_group * u[group] + sigma * z,
-                        beta_std);
+    if (centred) {
+      y ~ poisson_log_glm(X_std, log_exposure + u[group] + sigma * z,
+                          beta_std);
+    } else {
+      y ~ poisson_log_glm(X_std, log_exposure + alpha_c
+                                 + sigma_group * u[group] + sigma * z,
+                          beta_std);
+    }
   }
 }
 generated quantities {
   vector[K] beta = beta_std ./ x_sd;                  // original scale
   real alpha = alpha_c - dot_product(x_mean, beta);
-  vector[J] b1 = sigma_group * u;                     // group effects
+  vector[J] b1;                                       // group effects
   vector[pointwise ? N : 0] log_lik;
   array[pointwise ? N : 0] int y_rep;
+  if (centred) {
+    b1 = u - alpha_c;
+  } else {
+    b1 = sigma_group * u;
+  }
   if (pointwise) {
     // linear predictor without epsilon
     vector[N] eta = log_exposure + alpha_c + b1[group] + X_std * beta_std;

@@ -16,9 +16,12 @@
 // with scale_prior_sd from the driver (1 for log radon: the total sd of y
 // is 0.85, so the prior is weakly informative and the 85 counties
 // dominate it).
-// Non-centred: beta_j = alpha + sigma_beta * eta_j, eta_j ~ N(0, 1),
-// because most groups are small (median 5 houses a county) and sigma_beta
-// is small against sigma.
+// Non-centred (centred = 0): beta_j = alpha + sigma_beta * eta_j, eta_j ~
+// N(0, 1), because most groups are small (median 5 houses a county) and
+// sigma_beta is small against sigma.  centred = 1 samples beta_j = eta_j ~
+// N(alpha, sigma_beta^2) itself, for data-rich groups (a user's data:
+// pystan_models.centring's rule); centred = 0 is the notes' program, draw
+// for draw.
 // prior_only = 1 drops the likelihood (prior predictive draws in y_rep);
 // pointwise = 1 writes log_lik (for LOO) and y_rep (posterior predictive).
 // Data: Minnesota household radon, log pCi/L (log radon, 0 replaced by
@@ -34,15 +37,21 @@ data {
   real<lower=0> scale_prior_sd;           // half-normal scale of the sds
   int<lower=0, upper=1> prior_only;       // 1: ignore the likelihood
   int<lower=0, upper=1> pointwise;        // 1: write log_lik and y_rep
+  int<lower=0, upper=1> centred;          // 1: beta_j sampled centred
 }
 parameters {
   real alpha;                 // population mean of the group means
   real<lower=0> sigma_beta;   // between-group sd
   real<lower=0> sigma;        // within-group sd
-  vector[J] eta;              // standardized group effects
+  vector[J] eta;              // standardized group effects (centred: beta)
 }
 transformed parameters {
-  vector[J] beta = alpha + sigma_beta * eta;   // group means
+  vector[J] beta;             // group means
+  if (centred) {
+    beta = eta;
+  } else {
+    beta = alpha + sigma_beta * eta;
+  }
 }
 model {
   // p(alpha) proportional to 1 (nothing adds to target) unless
@@ -52,7 +61,11 @@ model {
   }
   sigma_beta ~ normal(0, scale_prior_sd);
   sigma ~ normal(0, scale_prior_sd);
-  eta ~ std_normal();
+  if (centred) {
+    eta ~ normal(alpha, sigma_beta);
+  } else {
+    eta ~ std_normal();
+  }
   if (!prior_only) {
     y ~ normal(beta[group], sigma);
   }

@@ -21,25 +21,31 @@
 //   y_rep[i] ~ Bernoulli(logit^-1(alpha_z + Z_i beta_z)).
 // Data: Heinze & Schemper (2002) endometrial cancer grade, 79 patients
 //   (data/endometrial.csv, from the R package brglm2); X = (NV, PI, EH).
-//   With --formula (a user's data): any 0/1 rows, X the formula's common
-//   terms, binary[k] = 1 for the columns holding only 0 and 1.
+//   With --formula (a user's data): X the formula's common terms, binary[k]
+//   = 1 for the columns holding only 0 and 1, and the 0/1 rows that share a
+//   covariate pattern summed to y successes in trials (the binomial
+//   likelihood equals the 0/1 rows' up to a constant, so the posterior is
+//   the same); the notes' 79 rows keep trials = 1 and the Bernoulli GLM.
 functions {
 #include standardise.stanfunctions
+#include binomial_rows.stanfunctions
 }
 data {
   int<lower=0> N;                        // patients
   int<lower=1> K;                        // inputs (no intercept column)
   matrix[N, K] X;                        // inputs on their original scale
   array[K] int<lower=0, upper=1> binary; // 1 if input k takes only 0 and 1
-  array[N] int<lower=0, upper=1> y;      // 1 = high histology grade
+  array[N] int<lower=1> trials;          // 1 per row; > 1: aggregated rows
+  array[N] int<lower=0> y;               // 1 = high histology grade (of trials)
   int<lower=0, upper=1> prior_only;      // 1: leave the likelihood out
   int<lower=0, upper=1> pointwise;       // 1: write log_lik and y_rep
 }
 transformed data {
-  // binary inputs: centred (scale 1); other inputs: mean 0 and sd 0.5
-  vector[K] centre = column_means(X);
-  vector[K] scale = to_vector(binary)
-                    + (1 - to_vector(binary)) .* (2 * column_sds(X));
+  // binary inputs: centred (scale 1); other inputs: mean 0 and sd 0.5, over
+  // the 0/1 rows (an aggregated row counts as its trials)
+  int bernoulli = max(trials) == 1;
+  vector[K] centre = row_means(X, trials);
+  vector[K] scale = row_scales(X, binary, trials, centre);
   matrix[N, K] Z = standardise(X, centre, scale);
 }
 parameters {
@@ -50,7 +56,11 @@ model {
   // prior: p(alpha_z, beta_z) proportional to 1 (flat, improper): nothing
   // adds to target.  With separated data the posterior is improper too.
   if (!prior_only) {
-    y ~ bernoulli_logit_glm(Z, alpha_z, beta_z);
+    if (bernoulli) {
+      y ~ bernoulli_logit_glm(Z, alpha_z, beta_z);
+    } else {             // the same likelihood, up to a constant
+      y ~ binomial_logit(trials, alpha_z + Z * beta_z);
+    }
   }
 }
 generated quantities {
@@ -61,9 +71,7 @@ generated quantities {
   array[pointwise ? N : 0] int y_rep;
   if (pointwise) {
     vector[N] eta = alpha_z + Z * beta_z;
-    for (i in 1:N) {
-      log_lik[i] = bernoulli_logit_lpmf(y[i] | eta[i]);
-      y_rep[i] = bernoulli_logit_rng(eta[i]);
-    }
+    log_lik = logit_rows_log_lik(y, trials, eta);
+    y_rep = logit_rows_rng(trials, eta);
   }
 }

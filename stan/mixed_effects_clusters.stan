@@ -43,7 +43,15 @@
 // T, X_orth with orthogonal columns (which NUTS likes) and T upper
 // triangular, both scaled by sqrt(N - 1): theta = T beta, so a flat prior
 // on beta is a flat prior on theta, and beta = T^-1 theta.
-// Random effects non-centred: gamma_q = alpha_c + sigma_gamma_c * z_q.
+// Random effects non-centred, gamma_q = alpha_c + sigma_gamma_c * z_q with
+// z_q ~ N(0, 1), in a cluster with centred[c] = 0; centred, gamma_q = z_q ~
+// N(alpha_c, sigma_gamma_c^2), in one with centred[c] = 1 (data-rich groups:
+// pystan_models.centring's rule, one choice per cluster; with all flags 0 the
+// program is the non-centred one, draw for draw).  A centred cluster's mean
+// should be free (has_mean[c] = 1, the intercept or slope out of X_f): a
+// fixed effect beside centred effects about 0 is a ridge.  Correlated
+// clusters (1 + x | g) do not exist here: each varying coefficient is its
+// own independent cluster (lme4's ||), with its own flag.
 //
 // Switches: prior_only = 1 drops the likelihood (prior predictive draws;
 // proper only with beta_prior_sd > 0 or no fixed effects); pointwise = 1
@@ -68,6 +76,7 @@ data {
   int<lower=0> C;                              // clusters
   array[Q] int<lower=1, upper=C> cluster;      // c[q]
   array[C] int<lower=0, upper=1> has_mean;     // 1: alpha_c free; 0: = 0
+  array[C] int<lower=0, upper=1> centred;      // 1: gamma_q sampled centred
   int<lower=0, upper=1> nested;                // alpha_c ~ N(0, sigma_alpha^2)
   real<lower=0> beta_prior_sd;                 // 0: flat prior on beta
   real<lower=0> mean_prior_sd;                 // vague prior sd of alpha_c
@@ -82,9 +91,23 @@ transformed data {
   array[C] int mean_index;          // position of alpha_c among them
   matrix[N, P] X_orth;              // X_f = X_orth T
   matrix[P, P] beta_from_theta;     // T^-1
+  int n_centred = sum(centred[cluster]);   // columns of Z sampled centred
+  array[n_centred] int cc;          // those columns
+  array[Q - n_centred] int nc;      // the others (non-centred)
   for (c in 1:C) {
     M += has_mean[c];
     mean_index[c] = has_mean[c] ? M : 0;
+  }
+  {
+    int i = 0;
+    for (q in 1:Q) {
+      if (centred[cluster[q]]) {
+        i += 1;
+        cc[i] = q;
+      } else {
+        nc[q - i] = q;
+      }
+    }
   }
   if (P > 0) {
     matrix[N, P] X_f;
@@ -102,7 +125,8 @@ parameters {
   vector[M] alpha_free;                // the free cluster means
   vector<lower=0>[nested] sigma_alpha; // sd of the cluster means (nested)
   vector<lower=0>[C] sigma_gamma;      // sd within each cluster
-  vector[Q] z;                         // standardized random effects
+  vector[Q] z;                         // standardized random effects;
+                                       // gamma itself where centred
   real<lower=0> sigma;                 // residual sd
 }
 transformed parameters {
@@ -113,7 +137,12 @@ transformed parameters {
       alpha[c] = alpha_free[mean_index[c]];
     }
   }
-  gamma = alpha[cluster] + sigma_gamma[cluster] .* z;
+  if (n_centred == 0) {
+    gamma = alpha[cluster] + sigma_gamma[cluster] .* z;
+  } else {
+    gamma[cc] = z[cc];
+    gamma[nc] = alpha[cluster[nc]] + sigma_gamma[cluster[nc]] .* z[nc];
+  }
 }
 model {
   vector[N] eta = rep_vector(0, N);   // X_f beta + Z gamma
@@ -137,7 +166,12 @@ model {
   }
   sigma_gamma ~ normal(0, scale_prior_sd);
   sigma ~ normal(0, scale_prior_sd);
-  z ~ std_normal();
+  if (n_centred == 0) {
+    z ~ std_normal();
+  } else {
+    z[nc] ~ std_normal();
+    z[cc] ~ normal(alpha[cluster[cc]], sigma_gamma[cluster[cc]]);
+  }
   if (!prior_only) {
     y ~ normal(eta, sigma);
   }

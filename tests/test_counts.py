@@ -565,9 +565,12 @@ def test_report_is_complete(tmp_path, monkeypatch, roach_fits, epil_fits):
     for section in ["Data", "Models", "Roaches: posterior predictive checks",
                     "Roaches: LOO comparison", "Roaches: rate ratios",
                     "Roaches: coefficients by model", "Epilepsy: BUGS Epil model III",
-                    "Sampling speed", "Provenance"]:
+                    "Sampling speed", "Predictive checks", "Provenance"]:
         assert f">{section}</h2>" in html
-    assert html.count("data:image/png;base64,") == 3
+    # the notes' three figures, the prior predictive figure, then ArviZ's check and
+    # LOO-PIT for each of the 5 fits
+    assert html.count("data:image/png;base64,") == 3 + 1 + 2 * 5
+    assert ">Priors</h2>" in html
     assert "counts_overdispersed_grouped.stan" in html and "alpha.Trt" in html
     assert "Breslow &amp; Clayton (1993) model III" in html     # the program's header
     assert 'id="diagnostics-failed"' not in html               # the fits passed, so

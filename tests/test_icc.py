@@ -24,8 +24,9 @@ def test_stan_data_dict():
     assert data["pointwise"] == 1
     # the collection's data contract: no predictors, so no K or X
     assert set(data) == {"N", "y", "J", "group", "scale_prior_sd", "alpha_prior_sd",
-                         "prior_only", "pointwise"}
+                         "prior_only", "pointwise", "centred"}
     assert data["alpha_prior_sd"] == 0.0   # the notes' flat p(alpha) by default
+    assert data["centred"] == 0            # the notes' non-centred program
     assert icc.stan_data(frame, prior_only=True, pointwise=False)["pointwise"] == 0
 
 

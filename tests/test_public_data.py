@@ -59,12 +59,14 @@ def test_grunfeld_varying_intercepts_agree_with_reml(tmp_path, cmdstan_home):
     g = sm.datasets.grunfeld.load_pandas().data
     path = tmp_path / "grunfeld.csv"
     g.to_csv(path, index=False)
-    # 11 data-rich firms: the non-centred intercepts mix slowly (R-hat 1.012 after
-    # 4 x 500); 4 x 1000 as the examples run
+    # 11 data-rich firms (20 years each): the centring rule picks centred intercepts
+    # (non-centred ones mixed slowly: R-hat 1.012 after 4 x 500); 4 x 1000 as the
+    # examples run
     r = radon.analyse(path, formula="invest ~ value + capital + (1 | firm)",
                       **{**RUN, "iter_warmup": 1000, "iter_sampling": 1000})
     reml = smf.mixedlm("invest ~ value + capital", g, groups="firm").fit(reml=True)
     coef = r.table("coefficients")
+    assert r.table("centring")["form"].tolist() == ["centred"]
     assert list(coef.index) == ["Intercept", "value", "capital", "sd(1|firm)", "sigma"]
     assert (coef["r_hat"] < 1.01).all()
     # 220 firm-years: the slopes' posterior is close to normal about the GLS estimate

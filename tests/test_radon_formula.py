@@ -72,7 +72,7 @@ def run(monkeypatch, tmp_path, frame, formula_text, *extra):
 def test_cluster_means_are_free_only_where_no_common_term_holds_them(text, has_mean,
                                                                         free):
     fd = formula.design(pupils(), text, family="gaussian")
-    um = radon.user_model(fd)
+    um = radon.user_model(fd, centred=False)     # centred clusters: test_centring_formula
     assert um.d.has_mean == has_mean and um.free == free
     data = radon.stan_data(fd.y - um.shift, um.d, **radon.user_priors(fd, 1.0))
     n_levels = sum(len(g.levels) * len(g.coef_names) for g in fd.groups)
@@ -91,8 +91,8 @@ def test_priors_are_scaled_to_the_data():
     sy = frame.score.std(ddof=1)
     assert scales == pytest.approx({"beta_prior_sd": 5 * sy, "mean_prior_sd": 5 * sy,
                                     "scale_prior_sd": 2 * sy})
-    table = radon.user_priors_table(radon.user_model(fd), scales, 2.0).set_index(
-        "parameter")
+    um = radon.user_model(fd, centred=False)
+    table = radon.user_priors_table(um, scales, 2.0).set_index("parameter")
     assert list(table.index) == ["Intercept", "ses", "sd(1|school)", "sd(ses|school)",
                                  "sigma"]
     assert table.loc["ses", "prior"] == f"normal(0, {5 * sy / frame.ses.std():.4g})"

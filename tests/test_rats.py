@@ -555,7 +555,10 @@ def test_nuts_fit_is_clean_and_complete(runs):
     assert nuts.problems == []
     post = nuts.idata.posterior
     assert post["theta"].shape == (3, 400, 30, 2)
-    assert "log_likelihood" not in nuts.idata.children   # pointwise output off
+    # sampled with the pointwise output off (the timings compared with Gibbs), its
+    # replicates and log-likelihood made afterwards on the same draws
+    assert nuts.idata["posterior_predictive"]["y"].shape == (3, 400, 150)
+    assert nuts.idata["log_likelihood"]["y"].shape == (3, 400, 150)
     # generated quantities agree with the parameters they are made from
     np.testing.assert_allclose(post["birth_weight"], post["theta_0"].sel(coef="alpha"))
     np.testing.assert_allclose(post["sigma"] ** 2, post["sigma_sq"], rtol=1e-5)

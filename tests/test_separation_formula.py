@@ -37,7 +37,7 @@ def assert_recovers(table: pd.DataFrame, truth: dict) -> None:
         assert abs(row["mean"] - value) < tol, (name, row["mean"], value, tol)
 
 
-def run_cli(tmp_path, frame, *extra):
+def run_cli(tmp_path, frame, *extra, formula=FORMULA):
     """The command line on ``frame``, returning the Results it rendered and the html."""
     path = tmp_path / "study.csv"
     frame.to_csv(path, index=False)
@@ -46,7 +46,7 @@ def run_cli(tmp_path, frame, *extra):
         mp.setattr(separation, "analyse",
                    lambda *a, **k: kept.setdefault("r", real(*a, **k)))
         out = tmp_path / "x.html"
-        assert separation.main(["--data", str(path), "--formula", FORMULA, "--output",
+        assert separation.main(["--data", str(path), "--formula", formula, "--output",
                                 str(out), "--quiet", *RUN, *extra]) == 0
     return kept["r"], out.read_text()
 
@@ -90,8 +90,8 @@ def test_priors_scale_with_the_option():
 
 
 @pytest.mark.parametrize("formula, message", [
-    ("response ~ dose + (1 | arm)", "separation fits a binary or binomial response on "
-                                    "common terms, no group terms"),
+    ("response ~ dose + (dose | arm)", "separation fits a binary or binomial response "
+                                       "on common terms, at most one group intercept"),
     ("response ~ 0 + dose", "no intercept"),
     ("dose ~ C(arm)", "is not a whole number"),
     ("response ~ dose + missing", "no column(s) 'missing'"),
