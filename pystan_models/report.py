@@ -482,8 +482,11 @@ def add_priors(rep: "Report", priors: pd.DataFrame, checks: pd.DataFrame,
         if fig is not None:
             parts.append(figure(fig, "prior predictive distributions"))
     elif len(priors):
-        parts.append(para("No fit has a proper prior: no prior predictive check "
-                          "(the prior is improper).", "note"))
+        proper = priors.get("proper", pd.Series(dtype=str)).astype(str).eq("yes").any()
+        parts.append(para("No prior predictive check: " + (
+            "the fits with proper priors write no replicated data (pointwise output "
+            "off, as for large data)." if proper else "no fit has a proper prior."),
+            "note"))
     titles = [t for t, _ in rep.sections]
     if "Priors" in titles:
         i = titles.index("Priors")

@@ -654,6 +654,9 @@ GROUPED = "logistic_varying_intercepts"
 THREADS = {"STAN_THREADS": True}
 # at most this many groups get a panel in the group intercepts figure
 FOREST_GROUPS = 40
+# up to this many (aggregated) rows the grouped fit writes log_lik and y_rep (the
+# predictive checks); beyond, they would cost more than the sampling
+POINTWISE_ROWS = 20_000
 
 
 def threading(chains: int, rows: int, cores: int | None = None) -> dict:
@@ -678,11 +681,12 @@ def group_choice(agg: formula.Design) -> centring.Choice:
 
 
 def grouped_data(agg: formula.Design, spec: dict, prior_scale: float, centred: bool,
-                 grainsize: int) -> dict:
+                 grainsize: int, pointwise: bool = False) -> dict:
     """logistic_varying_intercepts.stan's data: the inputs, counts and groups of the
     (aggregated) rows, the Gelman et al. prior ``spec`` and exponential(1 / s) on tau."""
     binary = [bool(np.isin(col, (0, 1)).all()) for col in agg.X.T]
-    return {**program_data(agg.X, agg.y, binary, spec, trials=agg.trials, pointwise=False),
+    return {**program_data(agg.X, agg.y, binary, spec, trials=agg.trials,
+                           pointwise=pointwise),
             "J": len(agg.groups[0].levels), "group": agg.groups[0].index.tolist(),
             "tau_rate": 1 / prior_scale, "centred": int(centred), "grainsize": grainsize}
 
@@ -694,12 +698,14 @@ def fit_grouped(agg: formula.Design, opts: RunOptions, spec: dict, prior_scale: 
     intercepts (1|g, one per level)."""
     g, names = agg.groups[0], agg.common_names
     run = threading(opts.chains, len(agg.y))
-    data = grouped_data(agg, spec, prior_scale, centred, run.pop("grainsize"))
+    pointwise = len(agg.y) <= POINTWISE_ROWS
+    data = grouped_data(agg, spec, prior_scale, centred, run.pop("grainsize"), pointwise)
     f = sample(GROUPED, data, opts, main=["alpha", "beta", "tau"],
-               coords={"input": names, "group": g.levels},
+               observed={"y": agg.y} if pointwise else None,
+               coords={"input": names, "group": g.levels, "row": np.arange(len(agg.y))},
                dims={"beta": ["input"], "beta_z": ["input"], "alpha_group": ["group"],
-                     "alpha_z": ["group"], "u": ["group"]},
-               y_rep=None, log_lik=None, cpp_options=THREADS, **run)
+                     "alpha_z": ["group"], "u": ["group"], "y": ["row"]},
+               cpp_options=THREADS, **run)
     f = term_scale(f, names, np.zeros(len(names)), np.ones(len(names)), opts.quick,
                    extra={f"sd({g.name})": "tau", g.name: "alpha_group"})
     return f
