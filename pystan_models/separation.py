@@ -84,6 +84,11 @@ LITTLE_GAIN = 1.0
 # maximum-likelihood standard errors of its estimate.
 BARELY_MOVED_SE = 0.5
 
+# decimals of the posterior and efficiency tables
+STATS_DIGITS = {"r_hat": 3, "ess_bulk": 0, "ess_tail": 0, "mcse_mean": 3}
+EFFICIENCY_DIGITS = {"compile (s)": 1, "sampling (s)": 1, "min bulk ESS": 0,
+                     "min bulk ESS / s": 1, "step size": 3, "leapfrog steps per draw": 0}
+
 
 # ---------------------------------------------------------------- data
 
@@ -585,7 +590,7 @@ def analyse_formula(data, text: str, opts: RunOptions, *, dropna: bool = False,
     agg = formula.aggregate_bernoulli(d)
     x, y, n = agg.X, agg.y, agg.trials
     names, rows = d.common_names, ["Intercept", *d.common_names]
-    binary = [bool(np.isin(col, (0, 1)).all()) for col in x.T]
+    binary = binary_inputs(x)
     X = sm.add_constant(x, has_constant="add")
     programs.compile_all(PROGRAMS, quiet=opts.quiet)
     ml = ml_fits(y, X, rows, n)
@@ -638,6 +643,11 @@ def analyse_formula(data, text: str, opts: RunOptions, *, dropna: bool = False,
                 "patterns": len(y), "ones": int(y.sum())})
 
 
+def binary_inputs(x) -> list[bool]:
+    """Which input columns hold only 0 and 1 (centred, not scaled, by the programs)."""
+    return [bool(np.isin(col, (0, 1)).all()) for col in np.asarray(x).T]
+
+
 def input_scaling(x, n, binary, names) -> pd.DataFrame:
     """The programs' input scaling over the 0/1 rows (pattern i counted n[i] times):
     binary inputs centred, the others centred and divided by 2 sd."""
@@ -670,12 +680,13 @@ def threading(chains: int, rows: int, cores: int | None = None) -> dict:
             "grainsize": rows if threads == 1 else max(1, rows // (4 * threads))}
 
 
-def group_choice(agg: formula.Design) -> centring.Choice:
+def group_choice(agg: formula.Design, glm=None) -> centring.Choice:
     """Centred or not for the group intercepts (:func:`centring.binomial`, about the
-    pooled GLM's fitted probabilities)."""
-    glm, _ = _captured(lambda: sm.GLM(_endog(agg.y, agg.trials),
-                                      sm.add_constant(agg.X, has_constant="add"),
-                                      family=sm.families.Binomial()).fit())
+    fitted probabilities of ``glm``, the pooled GLM of :func:`ml_fits`, fitted here
+    when not given)."""
+    if glm is None:
+        glm = ml_fits(agg.y, sm.add_constant(agg.X, has_constant="add"),
+                      ["Intercept", *agg.common_names], agg.trials)["glm"]
     g = agg.groups[0]
     return centring.binomial(g.name, agg.y, agg.trials, glm.fittedvalues, g.index)
 
@@ -684,7 +695,7 @@ def grouped_data(agg: formula.Design, spec: dict, prior_scale: float, centred: b
                  grainsize: int, pointwise: bool = False) -> dict:
     """logistic_varying_intercepts.stan's data: the inputs, counts and groups of the
     (aggregated) rows, the Gelman et al. prior ``spec`` and exponential(1 / s) on tau."""
-    binary = [bool(np.isin(col, (0, 1)).all()) for col in agg.X.T]
+    binary = binary_inputs(agg.X)
     return {**program_data(agg.X, agg.y, binary, spec, trials=agg.trials,
                            pointwise=pointwise),
             "J": len(agg.groups[0].levels), "group": agg.groups[0].index.tolist(),
@@ -711,16 +722,15 @@ def fit_grouped(agg: formula.Design, opts: RunOptions, spec: dict, prior_scale: 
     return f
 
 
-def grouped_priors_table(spec: dict, names: list[str], g: formula.GroupTerm,
+def grouped_priors_table(name: str, spec: dict, names: list[str], g: formula.GroupTerm,
                          prior_scale: float) -> pd.DataFrame:
+    """``name``, ``spec``: one of :func:`scaled_priors`' priors."""
     where = (f"Gelman et al. (2008) defaults, rstanarm's on the group sd; --prior-scale "
              f"(here {prior_scale:g}) multiplies every scale")
-    t = (f"Cauchy(0, {spec['prior_scale']:g})" if spec["prior_df"] == 1 else
-         f"Student-t({spec['prior_df']:g}, 0, {spec['prior_scale']:g})")
     return pd.DataFrame(
         [{"parameter": "Intercept", "prior": f"Cauchy(0, {spec['intercept_scale']:g}) on "
           "the mean group intercept, inputs centred", "where it is set": where}]
-        + [{"parameter": n, "prior": f"{t} on the input scaled as in Scaling",
+        + [{"parameter": n, "prior": f"{name} on the input scaled as in Scaling",
             "where it is set": where} for n in names]
         + [{"parameter": f"sd({g.name})", "prior": f"exponential({1 / prior_scale:g})",
             "where it is set": where},
@@ -739,9 +749,9 @@ def analyse_grouped(d: formula.Design, opts: RunOptions, priors: dict[str, dict]
     rows = ["Intercept", *names]
     agg = formula.aggregate_bernoulli(d)
     name, spec = next(iter(priors.items()))
-    choice = group_choice(agg)
-    f = fit_grouped(agg, opts, spec, prior_scale, choice.centred)
     ml = ml_fits(agg.y, sm.add_constant(agg.X, has_constant="add"), rows, agg.trials)
+    choice = group_choice(agg, ml["glm"])
+    f = fit_grouped(agg, opts, spec, prior_scale, choice.centred)
     table = f.table()
     per_group = pd.DataFrame({"rows": np.bincount(agg.groups[0].index - 1, agg.trials,
                                                   len(g.levels)).astype(int),
@@ -749,7 +759,7 @@ def analyse_grouped(d: formula.Design, opts: RunOptions, priors: dict[str, dict]
                                                   len(g.levels)).astype(int)},
                              index=g.levels)
     same = int(((per_group.ones == 0) | (per_group.ones == per_group.rows)).sum())
-    binary = [bool(np.isin(col, (0, 1)).all()) for col in agg.X.T]
+    binary = binary_inputs(agg.X)
     if not opts.quiet:
         print_summary({name: table})
     return Results(
@@ -759,7 +769,7 @@ def analyse_grouped(d: formula.Design, opts: RunOptions, priors: dict[str, dict]
                 "pooled_ml": ml["table"], "scaling": input_scaling(
                     agg.X, agg.trials, binary, names),
                 "centring": centring.table([choice]),
-                "priors": grouped_priors_table(spec, names, g, prior_scale),
+                "priors": grouped_priors_table(name, spec, names, g, prior_scale),
                 "efficiency": efficiency_table({name: f})},
         answer=grouped_answer(d, agg, table, ml["table"], choice, same, f.problems),
         problems=[f"{name}: {p}" for p in f.problems],
@@ -885,7 +895,6 @@ def render_formula(r: Results, rep: report.Report) -> None:
     fits, x, d = r.fits, r.extras, r.extras["design"]
     rows, priors = x["rows"], x["priors"]
     tables = {name: f.table() for name, f in fits.items()}
-    stats_digits = {"r_hat": 3, "ess_bulk": 0, "ess_tail": 0, "mcse_mean": 3}
     sep = r.table("separation")["separating direction"]
     rep.section("Data", report.para(
         f"Source: {Path(d.source).name or d.source}; formula {x['formula']}. "
@@ -930,11 +939,11 @@ def render_formula(r: Results, rep: report.Report) -> None:
          "The outcomes are not separated, so the flat-prior posterior is proper here. ")
         + f"Sampler diagnostics: {'; '.join(flat.problems) or 'none failed'}.",
         "problems" if flat.problems else None),
-        report.table(tables[FLAT], stats_digits),
+        report.table(tables[FLAT], STATS_DIGITS),
         report.figure(report.trace_figure(flat.idata, [worst], f"Flat prior: draws of "
                                           f"{worst} (largest R-hat)"), "flat prior trace"))
     rep.section("3. Weakly informative priors (Gelman et al. 2008)", *[
-        f"<h3>{report.esc(name)}</h3>" + report.table(tables[name], stats_digits)
+        f"<h3>{report.esc(name)}</h3>" + report.table(tables[name], STATS_DIGITS)
         for name in priors],
         report.para(
             "Under a Cauchy prior and separation the posterior of a separated coefficient "
@@ -954,9 +963,7 @@ def render_formula(r: Results, rep: report.Report) -> None:
         "penalized likelihood (Firth 1993; Heinze and Schemper 2002), maximised here "
         "with scipy; finite under separation.", "note"))
     rep.section("Sampling efficiency", report.table(
-        r.table("efficiency"), {"compile (s)": 1, "sampling (s)": 1, "min bulk ESS": 0,
-                                "min bulk ESS / s": 1, "step size": 3,
-                                "leapfrog steps per draw": 0}))
+        r.table("efficiency"), EFFICIENCY_DIGITS))
 
 
 def print_summary(tables: dict[str, pd.DataFrame]) -> None:
@@ -970,7 +977,6 @@ def render_grouped(r: Results, rep: report.Report) -> None:
     """The report for y ~ x + (1 | g) on a user's data."""
     x, d = r.extras, r.extras["design"]
     g, f = d.groups[0], next(iter(r.fits.values()))
-    stats_digits = {"r_hat": 3, "ess_bulk": 0, "ess_tail": 0, "mcse_mean": 3}
     rep.section("Data", report.para(
         f"Source: {Path(d.source).name or d.source}; formula {x['formula']}. "
         f"{len(d.y):,} data row(s) used"
@@ -997,7 +1003,7 @@ def render_grouped(r: Results, rep: report.Report) -> None:
         "on several threads per chain when there are more cores than chains."),
         report.table(r.table("centring"), 3, index=False), report.models(r.fits.values()),
         report.table(r.table("scaling"), 3))
-    rep.section("Posterior", report.table(r.table("posterior"), stats_digits),
+    rep.section("Posterior", report.table(r.table("posterior"), STATS_DIGITS),
         report.figure(report.trace_figure(f.idata, x["rows"] + [f"sd({g.name})"],
                                           "Draws of the common terms and the groups' sd"),
                       "trace"),
@@ -1012,11 +1018,9 @@ def render_grouped(r: Results, rep: report.Report) -> None:
             r.fits, [g.name], f"Group intercepts ({g.factor})",
             figsize=(8, 1.5 + 0.25 * len(shown)), coords={"group": shown}),
             "group intercepts"),
-        report.table(r.table("groups"), stats_digits))
+        report.table(r.table("groups"), STATS_DIGITS))
     rep.section("Sampling efficiency", report.table(
-        r.table("efficiency"), {"compile (s)": 1, "sampling (s)": 1, "min bulk ESS": 0,
-                                "min bulk ESS / s": 1, "step size": 3,
-                                "leapfrog steps per draw": 0}))
+        r.table("efficiency"), EFFICIENCY_DIGITS))
 
 
 def render(r: Results, rep: report.Report) -> None:
@@ -1135,9 +1139,7 @@ def render(r: Results, rep: report.Report) -> None:
                                      profile.profile_loglik.to_numpy()),
                       "profile likelihood and priors"))
     rep.section("Sampling efficiency", report.table(
-        r.table("efficiency"), {"compile (s)": 1, "sampling (s)": 1, "min bulk ESS": 0,
-                                "min bulk ESS / s": 1, "step size": 3,
-                                "leapfrog steps per draw": 0}),
+        r.table("efficiency"), EFFICIENCY_DIGITS),
         report.para(_flat_speed_note(fits[FLAT]), "note"))
 
 
