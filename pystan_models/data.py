@@ -110,6 +110,7 @@ def read_table(data) -> pd.DataFrame:
     business (:func:`pystan_models.formula.design` checks them)."""
     if isinstance(data, pd.DataFrame):
         frame, source = data.rename(columns=str).reset_index(drop=True), FRAME
+        _check_header(source, frame.columns)
     elif isinstance(data, (str, Path)):
         path, source = Path(data), str(data)
         text = read_text(path)
@@ -167,10 +168,26 @@ def _validated(frame: pd.DataFrame, columns: list[Column], source: str,
     return out.reset_index(drop=True)
 
 
+def _check_header(source, names) -> None:
+    """No column name twice (pandas would rename the second copy and the formula
+    would silently read the first)."""
+    names = [str(n).strip() for n in names]
+    twice = list(dict.fromkeys(n for n in names if names.count(n) > 1))
+    if twice:
+        where = "; ".join(f"{n!r} in columns "
+                          + " and ".join(str(i + 1) for i, m in enumerate(names) if m == n)
+                          for n in twice)
+        raise DataError(f"{source}: the header names a column more than once ({where}); "
+                        "rename or remove the copies")
+
+
 def _check_row_lengths(path: Path, text: str) -> None:
-    """Every row has as many fields as the header (pandas would shift the columns)."""
+    """A header without repeated names, and every row as many fields as the header
+    (pandas would shift the columns)."""
     rows = csv.reader(io.StringIO(text, newline=""))
     header = next(rows, None)
+    if header is not None:
+        _check_header(path, header)
     for i, row in enumerate(rows):
         if header is not None and row and len(row) != len(header):
             raise DataError(f"{path}, row {i + 1} (line {i + 2}): {len(row)} fields, "

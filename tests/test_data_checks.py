@@ -51,3 +51,18 @@ def test_bad_file_names_file_row_and_column(tmp_path, text, pattern):
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="no such data file"):
         beetles.load(tmp_path / "nope.csv")
+
+
+def test_a_column_named_twice_is_refused_not_read_silently(tmp_path):
+    """pandas would rename the second 'dose' to 'dose.1' and the formula would read the
+    first one without a word."""
+    import pandas as pd
+    from pystan_models.data import read_table
+    path = write(tmp_path, "dose,killed,exposed,dose\n1.69,6,59,1\n1.72,13,60,2\n",
+                 "dup.csv")
+    with pytest.raises(DataError, match=r"dup\.csv: the header names a column more than "
+                       r"once \('dose' in columns 1 and 4\)"):
+        read_table(path)
+    frame = pd.DataFrame([[1.69, 6, 59, 1]], columns=["dose", "killed", "exposed", "dose"])
+    with pytest.raises(DataError, match=r"'dose' in columns 1 and 4"):
+        read_table(frame)
