@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import programs
-from .fitting import Fit, RunOptions, draws, sample
+from .fitting import Fit, RunOptions, draws, sample, say
 
 PRIOR_DRAWS = 250             # draws per chain of a prior-only fit
 PRIOR_WARMUP = 250
@@ -320,7 +320,12 @@ def _prior_only_fit(f: Fit, opts: RunOptions) -> Fit:
     spec = f.spec
     data, short = prior_only_data(spec["data"]), short_options(opts)
     dims = {k: list(v) for k, v in spec["dims"].items()} if spec["dims"] else None
-    return sample(spec["program"], data, short, main=spec["main"],
+    # one line of progress, the sampler's own quiet: a prior-only fit of a heavy-tailed
+    # prior hits tree depths that are no warning about the posterior
+    say(opts, f"prior predictive check: {spec['program']} with prior_only = 1 "
+              f"({short.chains} chains x {short.iter_sampling} draws)")
+    return sample(spec["program"], data, dataclasses.replace(short, quiet=True),
+                  main=spec["main"],
                   observed=observed(spec), coords=spec["coords"], dims=dims,
                   y_rep=spec["y_rep"], log_lik=spec["log_lik"],
                   cpp_options=spec["cpp_options"])
