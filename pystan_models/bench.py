@@ -60,16 +60,14 @@ SPEEDUPS = [
 
 
 def fit_row(f: Fit, label: str | None = None) -> dict:
-    stan_fit = getattr(f, "fit", None)  # None for a Gibbs sampler (numba)
     row = efficiency(f, f.main or list(f.idata.posterior.data_vars)[:5])
-    row = {**row, "program": label or getattr(f, "label", f.program), "divergences": 0}
-    if stan_fit:
+    row = {**row, "program": label or getattr(f, "label", f.program),
+           "divergences": f.divergences()}
+    if f.stat("n_steps") is not None:      # NUTS (a Gibbs sampler has no leapfrog)
         # wall time per leapfrog step is the cost of a gradient, which grows with N;
         # how many steps a draw takes (the geometry) is counted apart
-        sampler = stan_fit.method_variables()
-        steps = int(sampler["n_leapfrog__"].sum())
-        row.update({"divergences": int(sampler["divergent__"].sum()), "leapfrog steps": steps,
-                    "ms per 1000 steps": 1e6 * f.seconds / steps})
+        steps = int(f.stat("n_steps").sum())
+        row.update({"leapfrog steps": steps, "ms per 1000 steps": 1e6 * f.seconds / steps})
     return row
 
 
