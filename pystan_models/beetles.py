@@ -7,6 +7,7 @@ posterior means should sit close to it (Dobson 1990); the answer checks that.
 """
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import warnings
@@ -18,7 +19,7 @@ import pandas as pd
 import statsmodels.api as sm
 import xarray as xr
 
-from . import cli, programs, report
+from . import cli, predict, programs, report
 from . import data as datasets
 from . import formula as formulas
 from .data import Column, check_rows, data_file, prepare
@@ -52,6 +53,8 @@ PROGRAMS = ("beetles_logit", "beetles_probit", "beetles_cloglog")
 # the outcome's kind, for the report's predictive checks (report.predictive_checks)
 OUTCOME = "binomial"
 DEFAULTS = RunOptions()
+# the notes' model as a formula: how --predict reads new rows for the notes' fits
+NOTES_FORMULA = "p(killed, exposed) ~ dose"
 TITLE = "Beetle mortality: logit, probit and complementary log-log links"
 
 
@@ -447,7 +450,34 @@ def analyse(data=None, *, formula: str | None = None, dropna: bool = False,
         tables={"coefficients": pd.concat(coef, names=["link", "parameter"]),
                 "fitted": fitted_table(frame, fits), "loo": loo},
         answer=text, problems=[f"{k}: {p}" for k, f in fits.items() for p in f.problems],
-        data={"beetles": frame}, extras={"loo_notes": loo_notes})
+        data={"beetles": frame}, extras={"loo_notes": loo_notes,
+                                         "predictor": _predictor(notes_design(frame))})
+
+
+def notes_design(frame: pd.DataFrame) -> formulas.Design:
+    """The notes' data as the design of :data:`NOTES_FORMULA` (X = dose, as the
+    notes' fits have it)."""
+    return formulas.design(frame, NOTES_FORMULA, family="binomial",
+                           source=frame.attrs.get("source", datasets.FRAME))
+
+
+def predictor(data=None, *, formula: str | None = None, dropna: bool = False,
+              **_) -> predict.Predictor:
+    """How new rows are read (``--predict``; checked before any sampling)."""
+    if formula is None:
+        return _predictor(notes_design(load(data)))
+    d = term_design(data, formula, dropna)
+    return _predictor(d, _column_scale(d))
+
+
+def _column_scale(d: formulas.Design) -> np.ndarray:
+    return np.where(d.X.std(0) > 0, d.X.std(0), 1.0)
+
+
+def _predictor(d: formulas.Design, scale=None) -> predict.Predictor:
+    """Every link predicts; X_pred divided by ``scale`` as the fits' X was."""
+    inputs = functools.partial(predict.standard_inputs, x_scale=scale)
+    return predict.Predictor(d, {link: inputs for link in LINKS}, "probability")
 
 
 # --- a user's data and formula ----------------------------------------------------
@@ -602,7 +632,7 @@ def _analyse_formula(data, formula: str, dropna: bool, prior_scale: float,
     # coefficients of order 1, which NUTS's step size and metric adapt to (star98's
     # percentages: step size 0.04 -> 0.26, leapfrog steps 38 -> 14, ESS x 4-10);
     # the draws are scaled back to the user's columns in _term_variables
-    scale = np.where(d.X.std(0) > 0, d.X.std(0), 1.0)
+    scale = _column_scale(d)
     X = d.X / scale
     stan = _data(X, d.trials, d.y, grid / scale, prior_sd, beta_scale * scale)
     programs.compile_all(PROGRAMS, quiet=opts.quiet)
@@ -641,7 +671,7 @@ def _analyse_formula(data, formula: str, dropna: bool, prior_scale: float,
         extras={"loo_notes": loo_notes, "formula": formula, "params": params,
                 "curve": curve, "mle_problem": problem, "flat": prior_sd == 0,
                 "dropped": d.dropped_rows, "observed": observed,
-                "response": d.response_name})
+                "response": d.response_name, "predictor": _predictor(d, scale)})
 
 
 def render(r: Results, rep: report.Report) -> None:

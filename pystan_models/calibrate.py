@@ -112,7 +112,8 @@ def _nuts(target: Target, settings: Settings, data: dict, seed: int, exe: str | 
     else:
         model = cmdstanpy.CmdStanModel(exe_file=exe)
     with programs.cmdstanpy_log_level(logging.CRITICAL):   # a worker's log stays quiet
-        fit = model.sample(data=data, chains=1, iter_warmup=settings.warmup,
+        fit = model.sample(data=programs.with_no_predictions(target.program, data),
+                           chains=1, iter_warmup=settings.warmup,
                            iter_sampling=settings.draws * settings.thin,
                            thin=settings.thin, seed=seed, show_progress=False,
                            timeout=settings.timeout)

@@ -29,7 +29,7 @@ from .errors import PystanModelsError
 from .fitting import RunOptions
 
 RUN_OPTIONS = ("chains", "iter_warmup", "iter_sampling", "seed", "quiet", "quick")
-SAVED_RUN_OPTIONS = ("save", "from_dir", "prior_only")
+SAVED_RUN_OPTIONS = ("save", "from_dir", "prior_only", "predict")
 
 
 class Terminated(BaseException):
@@ -51,6 +51,9 @@ def parser(name: str, description: str, defaults: RunOptions = RunOptions()
                    "(failed diagnostics and errors are still printed)")
     p.add_argument("--quick", action="store_true", help="smoke check: short chains "
                    "are expected to miss the ESS thresholds (noted, not failed)")
+    p.add_argument("--predict", type=Path, metavar="CSV", help="also predict the "
+                   "outcome for each row of CSV (new rows with the model's columns): "
+                   "written to <report stem>-predictions.csv and shown in the report")
     saved = p.add_mutually_exclusive_group()
     saved.add_argument("--prior-only", action="store_true", help="run the prior "
                        "predictive check alone (every fit with a proper prior run with "
@@ -103,12 +106,15 @@ def check_output(path: Path | str, inputs=()) -> Path:
     return path
 
 
-def rebuilt(p: argparse.ArgumentParser, args: argparse.Namespace, name: str):
-    """``--from DIR``: the saved run's Results; only --output and --quiet may be
-    given beside it (the rest are the saved run's)."""
+def rebuilt(p: argparse.ArgumentParser, args: argparse.Namespace, name: str,
+            new: "pd.DataFrame | None" = None):
+    """``--from DIR``: the saved run's Results (with the predictions of ``new``,
+    which it must have been saved with); only --output, --quiet and --predict may
+    be given beside it (the rest are the saved run's)."""
     from . import runs
     given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
-             if k not in ("from_dir", "output", "quiet") and v != p.get_default(k)]
+             if k not in ("from_dir", "output", "quiet", "predict")
+             and v != p.get_default(k)]
     if given:
         raise PystanModelsError(f"--from {args.from_dir} rebuilds the saved run with its "
                                 f"own options; {', '.join(given)} cannot be given with it "
@@ -119,7 +125,7 @@ def rebuilt(p: argparse.ArgumentParser, args: argparse.Namespace, name: str):
                                 f"{name}: python -m pystan_models.{example} --from "
                                 f"{args.from_dir}")
     check_output(args.output, [args.from_dir])
-    return runs.load_run(args.from_dir, quiet=args.quiet or None)
+    return runs.load_run(args.from_dir, quiet=args.quiet or None, predict=new)
 
 
 def prior_only(module, given: dict, opts: RunOptions):
@@ -224,28 +230,50 @@ def main(module, description: str, argv: list[str] | None = None,
 
     def work() -> int:
         from . import runs
+        from .data import read_table
+        from .predict import choose
         start = time.monotonic()
+        new = predictions = None
+        if args.predict is not None:
+            if args.prior_only:
+                raise PystanModelsError("--predict needs a posterior; it cannot be given "
+                                        "with --prior-only")
+            new = read_table(args.predict)
+            predictions = check_output(args.output.with_name(
+                f"{args.output.stem}-predictions.csv"), [args.predict])
         if args.from_dir is not None:
-            results = rebuilt(p, args, name)
+            results = rebuilt(p, args, name, new)
         else:
             opts = options(args)
             given = {k: v for k, v in vars(args).items()
                      if k not in (*RUN_OPTIONS, *SAVED_RUN_OPTIONS, "output")}
             inputs = [v for v in given.values() if isinstance(v, (str, Path))]
             check_output(args.output, inputs)
+            if new is not None:     # the new rows checked before anything is sampled
+                if not hasattr(module, "predictor"):
+                    raise PystanModelsError(f"{name} has no covariates or groups to "
+                                            f"predict from (--predict)")
+                source = new.attrs["source"]
+                choose(module.predictor(**given), new, source).rows(new, source)
             if args.prior_only:
                 results = prior_only(module, given, opts)
             elif args.save is None:
                 results = module.analyse(**given, **dataclasses.asdict(opts))
+                if new is not None:
+                    results.add_predictions(new)
             else:
                 runs.check_save_dir(args.save, inputs, args.output)
-                results = runs.save_run(args.save, name, **given,
+                results = runs.save_run(args.save, name, predict=new, **given,
                                         **dataclasses.asdict(opts))
                 print(f"run saved to {args.save}")
         path = (results.prior_only_report().write(args.output) if args.prior_only
                 else results.write_report(args.output))
         for problem in results.problems:
             print(f"diagnostics: {problem}", file=sys.stderr)
+        if predictions is not None:
+            report.write_atomic(predictions, results.tables["predictions"]
+                                .to_csv(index=False))
+            print(f"predictions written to {predictions}")
         print(f"report written to {path} ({time.monotonic() - start:.0f} s)")
         return 0
     return guarded(work)

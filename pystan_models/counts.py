@@ -38,7 +38,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from . import centring, cli, programs, report
+from . import centring, cli, predict, programs, report
 from . import data as datasets
 from . import formula as formulas
 from .data import Column, check_rows, data_file, prepare, shown
@@ -662,7 +662,49 @@ def analyse(roaches=None, epilepsy=None, *, data=None, formula=None, exposure=No
                 "efficiency": efficiency_table(fits)},
         answer=text,
         problems=[f"{label}: {p}" for label, f in fits.items() for p in f.problems],
-        data=frames, extras={"roaches_loo_notes": r_notes, "epilepsy_loo_notes": e_notes})
+        data=frames, extras={"roaches_loo_notes": r_notes, "epilepsy_loo_notes": e_notes,
+                             "predictor": _notes_predictors(r_frame, e_frame)})
+
+
+# the notes' models as formulas: how --predict reads new rows for the notes' fits
+# (the same X as roaches_data and epilepsy_data build)
+ROACHES_FORMULA = "y ~ I(roach1 / 100) + treatment + senior"
+EPILEPSY_FORMULA = "count ~ log_base4 * treatment + log_age + v4 + (1 | patient)"
+
+
+def _notes_predictors(r_frame: pd.DataFrame, e_frame: pd.DataFrame
+                      ) -> list[predict.Predictor]:
+    """New rows of either data set: the roaches' columns (with exposure2) or the
+    epilepsy data's (a patient not in the data is a new patient)."""
+    def design(frame, formula, **kw):
+        return formulas.design(frame, formula, family="poisson",
+                               source=frame.attrs.get("source", datasets.FRAME), **kw)
+    return [_predictor(design(r_frame, ROACHES_FORMULA, exposure="exposure2"),
+                       [f"roaches: {m}" for m in ROACH_MODELS], "roaches"),
+            _predictor(design(e_frame, EPILEPSY_FORMULA),
+                       [f"epilepsy: {m}" for m in EPILEPSY_MODELS], "epilepsy")]
+
+
+def predictor(roaches=None, epilepsy=None, *, data=None, formula=None, exposure=None,
+              dropna: bool = False, **_) -> predict.Predictor | list[predict.Predictor]:
+    """How new rows are read (``--predict``; checked before any sampling)."""
+    if formula is None:
+        frames = load(roaches, epilepsy)
+        return _notes_predictors(frames["roaches"], frames["epilepsy"])
+    _, d = user_design(data if data is not None else roaches, formula,
+                       exposure=exposure, dropna=dropna)
+    return _predictor(d, formula_models(d))
+
+
+def _predictor(d: formulas.Design, fits, label: str = "") -> predict.Predictor:
+    def inputs(rows: formulas.NewRows) -> dict:   # as formula_data fills them in
+        out = predict.standard_inputs(rows)
+        if rows.X.shape[1] == 0:
+            out["X_pred"] = np.zeros((len(rows.X), 1))
+        if rows.log_exposure is None:
+            out["log_exposure_pred"] = np.zeros(len(rows.X))
+        return out
+    return predict.Predictor(d, {name: inputs for name in fits}, "rate", label=label)
 
 
 # ---------------------------------------------------------------- a user's formula
@@ -914,7 +956,8 @@ def analyse_formula(data, formula: str, opts: RunOptions, *, exposure: str | Non
         answer=text,
         problems=[f"{label}: {p}" for label, f in fits.items() for p in f.problems],
         data={"data": frame}, extras={"design": d, "loo_notes": notes,
-                                      "centring": choices})
+                                      "centring": choices,
+                                      "predictor": _predictor(d, models)})
 
 
 def print_summary(fits: dict[str, Fit]) -> None:

@@ -224,7 +224,8 @@ def _sample(program: str, data: dict, opts: RunOptions, *, main: list[str],
     # progress bars on a terminal only: in a log (CI) they are a wall of \r lines
     with programs.cmdstanpy_log_level(logging.ERROR if opts.quiet else logging.WARNING):
         try:
-            fit = model.sample(data=data, chains=opts.chains, iter_warmup=opts.iter_warmup,
+            fit = model.sample(data=programs.with_no_predictions(program, data),
+                               chains=opts.chains, iter_warmup=opts.iter_warmup,
                                iter_sampling=opts.iter_sampling, seed=opts.seed,
                                show_progress=not opts.quiet and sys.stderr.isatty(),
                                **sample_kw)

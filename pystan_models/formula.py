@@ -10,7 +10,7 @@ one :class:`~pystan_models.errors.DataError` naming the source, the column and t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,14 @@ class Design:
     x_sd: np.ndarray
     y_sd: float              # sd(y); for binomial, of y / trials
     row_map: np.ndarray | None = None
+    # what new rows need (:func:`new_rows`): the columns the terms read, the
+    # trials (a column, a constant, or None: one per row) and exposure columns,
+    # and formulae's design matrices, which evaluate new rows with the fitted
+    # encodings
+    inputs: tuple[str, ...] = ()
+    trials_from: str | int | None = None
+    exposure: str | None = None
+    matrices: object = field(default=None, repr=False, compare=False)
 
 
 def design(frame: pd.DataFrame, formula: str, *, family: str, source: str = FRAME,
@@ -173,10 +181,14 @@ def design(frame: pd.DataFrame, formula: str, *, family: str, source: str = FRAM
     def sd(a, axis=None):
         return np.std(a, ddof=1, axis=axis) if len(a) > 1 else np.zeros_like(
             np.mean(a, axis=axis))
+    trials_from = (args[1][0] if args[1][1] is None else args[1][1]) if binomial_call \
+        else trials
     return Design(formula, family, source, dm.response.name, y, n, log_exposure, X,
                   intercept, names[1:] if intercept else names, _groups(dm, source),
                   len(frame) - len(rows), rows, X.mean(axis=0), sd(X, axis=0),
-                  float(sd(y / n if n is not None else y)))
+                  float(sd(y / n if n is not None else y)),
+                  inputs=tuple(c for c in used if c not in outcome + options),
+                  trials_from=trials_from, exposure=exposure, matrices=dm)
 
 
 def _bare_bar(formula: str) -> bool:
@@ -377,6 +389,109 @@ def aggregate_bernoulli(design: Design) -> Design:
                    .astype(np.int64), trials=np.bincount(row_map, n, J).astype(np.int64),
                    X=design.X[keep], groups=groups, row_map=row_map,
                    rows=design.rows[keep])
+
+
+@dataclass(frozen=True)
+class NewRows:
+    """New rows evaluated with a fitted :class:`Design`: ``X`` (the common terms, no
+    intercept column, with the fitted encodings), ``trials`` and ``log_exposure``
+    where the family has them, and for each group term the 1-based fitted level
+    of each row (``index``, 0: a level not in the fitted data, a new group) and
+    its coefficients' values (``Z``).  ``frame`` is the user's rows."""
+    frame: pd.DataFrame
+    X: np.ndarray
+    trials: np.ndarray | None
+    log_exposure: np.ndarray | None
+    groups: list[tuple[np.ndarray, np.ndarray]]
+
+    @property
+    def new_group(self) -> np.ndarray:
+        """Whether each row has a level of some group term not in the fitted data."""
+        new = np.zeros(len(self.X), dtype=bool)
+        for index, _ in self.groups:
+            new |= index == 0
+        return new
+
+
+def new_rows(design: Design, frame: pd.DataFrame, source: str = FRAME) -> NewRows:
+    """``frame``'s rows as ``design``'s model sees them, checked as the fitted rows
+    were (every column the terms read, present, filled in and numeric where the
+    fit's was; the trials and exposure when the fit had them): one DataError naming
+    the column and row otherwise, and for a level of a categorical term the fitted
+    data never had.  A group level the fit never saw is a new group (index 0); the
+    response is not needed."""
+    if design.matrices is None:
+        raise PystanModelsError("this design keeps no formula to evaluate new rows")
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame, not {type(frame).__name__}")
+    frame = frame.rename(columns=str).reset_index(drop=True)
+    if frame.empty:
+        raise DataError(f"{source}: no rows to predict")
+    counts = [c for c in (design.trials_from, design.exposure) if isinstance(c, str)]
+    need = list(design.inputs) + [c for c in counts if c not in design.inputs]
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        what = {design.trials_from: "the trials", design.exposure: "the exposure"}
+        named = [f"{c!r}" + (f" ({what[c]})" if c in what else "") for c in missing]
+        raise DataError(f"{source}: no column(s) {', '.join(named)}, which the fitted "
+                        f"model {design.formula!r} needs to predict; the columns are "
+                        f"{', '.join(map(repr, frame.columns))}")
+    fail = _Failer(frame, source)
+    for col in need:
+        fail(col, frame[col].isna() | (frame[col].astype(str).str.strip() == ""),
+             "is empty (NaN or blank): every row to predict needs it")
+    dm = design.matrices
+    fitted = dm.common.data if dm.common is not None else None
+    data = frame[need].copy()
+    factors = {g.factor for g in design.groups}
+    for col in need:
+        numeric = fitted is not None and col in fitted and \
+            pd.api.types.is_numeric_dtype(fitted[col])
+        data[col] = _numeric(data[col], col, fail, must=numeric or col in counts,
+                             keep_text=col in factors and not numeric)
+        if fitted is not None and col in fitted and not numeric and col not in factors:
+            known = pd.unique(fitted[col].astype(str))
+            fail(col, ~data[col].astype(str).isin(known), "is a level the fitted data "
+                 f"never had, so no coefficient predicts it (its levels: "
+                 f"{', '.join(map(shown, sorted(known)[:12]))}"
+                 f"{', ...' if len(known) > 12 else ''})")
+    try:
+        with np.errstate(all="ignore"):
+            full = (np.asarray(dm.common.evaluate_new_data(data)).astype(float)
+                    if dm.common is not None else np.empty((len(data), 0)))
+    except ValueError as exc:      # formulae: "The levels (e) in 'C(c)' are not present"
+        raise DataError(f"{source}: {_one_line(exc)} (the fitted data's levels are the "
+                        f"only ones a categorical term can predict)") from None
+    X = full[:, 1:] if design.intercept else full
+    for j, name in enumerate(design.common_names):
+        fail(name, ~np.isfinite(X[:, j]), "is not a finite number", X[:, j])
+    trials = None
+    if design.trials is not None:
+        trials = (np.full(len(data), design.trials_from, dtype=float)
+                  if isinstance(design.trials_from, int) else
+                  data[design.trials_from].to_numpy(float) if design.trials_from
+                  else np.ones(len(data)))
+        name = design.trials_from if isinstance(design.trials_from, str) else "trials"
+        fail(name, (trials != np.round(trials)) | (trials < 1) | (trials > INT_MAX),
+             "trials must be a whole number of at least 1", trials)
+        trials = trials.astype(np.int64)
+    log_exposure = None
+    if design.exposure is not None:
+        fail(design.exposure, data[design.exposure] <= 0, "exposure must be positive")
+        log_exposure = np.log(data[design.exposure].to_numpy(float))
+    groups = []
+    terms = dm.group.terms if dm.group is not None else {}
+    for g in design.groups:
+        labels = data[g.factor].astype(str).to_numpy() if g.factor in data else None
+        lookup = {level: k + 1 for k, level in enumerate(g.levels)}
+        index = np.array([lookup.get(v, 0) for v in labels], dtype=np.int64)
+        Z = np.hstack([np.asarray(t.expr.eval_new_data(data)).astype(float)
+                       .reshape(len(data), -1) for t in terms.values()
+                       if t.factor.name == g.factor])
+        for j, name in enumerate(g.coef_names):
+            fail(name, ~np.isfinite(Z[:, j]), "is not a finite number", Z[:, j])
+        groups.append((index, Z))
+    return NewRows(frame, X, trials, log_exposure, groups)
 
 
 def default_priors(design: Design, scale: float = 1.0) -> dict:

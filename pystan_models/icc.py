@@ -26,8 +26,8 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from . import centring, cli, formula, programs, radon, report
-from .data import read_table
+from . import centring, cli, formula, predict, programs, radon, report
+from .data import FRAME, read_table
 from .errors import DataError
 from .fitting import Fit, RunOptions, draws, efficiency_table, run_options, sample
 from .radon import DATA
@@ -320,7 +320,29 @@ def analyse(data=None, *, scale_prior_sd: float = SCALE_PRIOR_SD,
                 "efficiency": efficiency_table({FIT: f}, PARAMS)},
         answer=answer(table, an, f.problems), problems=list(f.problems),
         data={"radon": frame},
-        extras={"classical": cl, "scale_prior_sd": float(scale_prior_sd)})
+        extras={"classical": cl, "scale_prior_sd": float(scale_prior_sd),
+                "predictor": predictor(frame)})
+
+
+# the notes' model as a formula: how --predict reads new houses (by county number;
+# a county not in the data is a new county, its mean drawn from the population)
+NOTES_FORMULA = "log_radon ~ 1 + (1 | county)"
+
+
+def predictor(data=None, *, formula: str | None = None, dropna: bool = False,
+              **_) -> predict.Predictor:
+    """How new rows are read (``--predict``; checked before any sampling)."""
+    if formula is not None:
+        fd = user_design(data, formula, dropna)
+        return predict.Predictor(fd, {FIT: predict.standard_inputs},
+                                 shifts={FIT: float(np.mean(fd.y))})
+    frame = load(data)
+    return predict.Predictor(notes_design(frame), {FIT: predict.standard_inputs})
+
+
+def notes_design(frame: pd.DataFrame) -> formula.Design:
+    return formula.design(frame, NOTES_FORMULA, family="gaussian",
+                          source=frame.attrs.get("source", FRAME))
 
 
 # --- a user's data and formula -------------------------------------------------------
@@ -397,6 +419,8 @@ def analyse_user(data, formula_text: str, *, dropna: bool, prior_scale: float,
         answer=answer(table, an, f.problems, words), problems=list(f.problems),
         data={"data": frame},
         extras={"classical": cl, "user": fd, "words": words, "rows": rows,
+                "predictor": predict.Predictor(fd, {FIT: predict.standard_inputs},
+                                               shifts={FIT: shift}),
                 "estimates": table, "groups": county_table(f, frame),
                 "centring": [choice]})
 

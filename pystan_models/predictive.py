@@ -50,7 +50,8 @@ def _replicated(f: Fit, data: dict, name: str, values, seed: int, dim: str | Non
                 y_rep: str, log_lik: str, extra_data: dict | None) -> Fit:
     model = programs.load(f.program, quiet=True)
     with programs.cmdstanpy_log_level(logging.ERROR):
-        gq = model.generate_quantities(data={**data, "pointwise": 1, **(extra_data or {})},
+        gq = model.generate_quantities(data=programs.with_no_predictions(
+            f.program, {**data, "pointwise": 1, **(extra_data or {})}),
                                        previous_fit=f.fit, seed=seed)
     post = f.idata["posterior"]
     dim = dim or f"{name}_dim_0"

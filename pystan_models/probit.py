@@ -31,8 +31,8 @@ import statsmodels.api as sm
 from numba import njit
 from scipy.special import ndtr
 
-from . import cli, formula, programs, report
-from .data import Column, check_rows, data_file, prepare, read_table
+from . import cli, formula, predict, programs, report
+from .data import FRAME, Column, check_rows, data_file, prepare, read_table
 from .errors import DataError, PystanModelsError
 from .fitting import (MCSE_NOTE, Fit, RunOptions, diagnostics, draws, efficiency_table,
                       from_draws, gibbs_fit, mcse, mcse_comparison, replayable, run_chains,
@@ -683,7 +683,39 @@ def analyse(data=None, *, prior_sd: float | None = None, formula: str | None = N
         data={"plates": plates},
         extras={"prior_sd": float(prior_sd), "seeds": len(seeds),
                 "germinated": int(seeds.germinated.sum()), "pearson_t": t_obs,
-                "pearson_ppp": ppp})
+                "pearson_ppp": ppp,
+                "predictor": _predictor(formula_design(plates, NOTES_FORMULA))})
+
+
+# the notes' model as a formula: how --predict reads new plates (X = seed type, root
+# extract and their product, as design() builds it)
+NOTES_FORMULA = "p(germinated, total) ~ seed_type * root_extract"
+# the fits that predict: the Gibbs sampler has no program to run on its draws
+PREDICTING = ("probit NUTS", "logit NUTS")
+
+
+def predictor(data=None, *, formula: str | None = None, dropna: bool = False,
+              **_) -> predict.Predictor:
+    """How new rows are read (``--predict``; checked before any sampling)."""
+    if formula is not None:
+        d = user_design(data, formula, dropna)
+        return _predictor(d, d.x_mean, np.where(d.x_sd > 0, d.x_sd, 1.0))
+    return _predictor(formula_design(load(data), NOTES_FORMULA))
+
+
+def formula_design(frame: pd.DataFrame, text: str) -> formula.Design:
+    return formula.design(frame, text, family="binomial",
+                          source=frame.attrs.get("source", FRAME))
+
+
+def _predictor(d: formula.Design, centre=None, scale=None) -> predict.Predictor:
+    """The NUTS fits predict (the Gibbs sampler has no program); X_pred standardised
+    as the fits' X was (the formula path), trials 1 for 0/1 rows."""
+    def inputs(rows: formula.NewRows) -> dict:
+        X = rows.X if centre is None else (rows.X - centre) / scale
+        trials = rows.trials if rows.trials is not None else np.ones(len(X), int)
+        return {"N_pred": len(X), "X_pred": X, "trials_pred": trials}
+    return predict.Predictor(d, {name: inputs for name in PREDICTING}, "probability")
 
 
 # ---------------------------------------------------------------- a user's data (formula)
@@ -834,6 +866,7 @@ def analyse_formula(data, text: str, opts: RunOptions, *, dropna: bool = False,
         answer=text_answer,
         problems=[f"{k}: {p}" for k, ps in problems.items() for p in ps],
         extras={"formula": text, "design": d, "params": params, "prior_sd": prior_sd,
+                "predictor": _predictor(d, centre, scale),
                 "prior_text": f"N(0, {prior_sd:g}^2) (standardised)",
                 "no_mle": NO_MLE_FORMULA, "outcome": outcome, "rows": len(y),
                 "ones": int(y.sum()), "source": d.source})

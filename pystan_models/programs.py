@@ -16,6 +16,7 @@ at once cannot leave a half-written executable in the cache.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -75,6 +76,27 @@ def header(name: str) -> str:
             break
         lines.append(line[3:] if line.startswith("// ") else line[2:])
     return "\n".join(lines).strip()
+
+
+_PRED_FIELD = re.compile(r"^\s*(?:array\[[^\]]*\]\s*)?[a-z_]+(?:<[^>]*>)?(?:\[[^\]]*\])?"
+                         r"\s+(\w+_pred)\s*;", re.MULTILINE)
+
+
+@functools.cache
+def prediction_fields(name: str) -> tuple[str, ...]:
+    """The data fields of program ``name`` for rows to predict (``N_pred``,
+    ``X_pred``, ...: :mod:`pystan_models.predict`), in the order declared."""
+    text = stan_file(name).read_text()
+    block = text[text.index("data {"):text.index("\n}", text.index("data {"))]
+    return tuple(_PRED_FIELD.findall(block))
+
+
+def with_no_predictions(name: str, data: dict) -> dict:
+    """``data`` with the program's prediction fields set to no rows (``N_pred =
+    0``, empty arrays) where the caller gave none, as every fit samples."""
+    missing = [f for f in prediction_fields(name) if f not in data]
+    return {**data, **{f: 0 if f == "N_pred" else [] for f in missing}} if missing \
+        else data
 
 
 def _digest(path: Path) -> "hashlib._Hash":

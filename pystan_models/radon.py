@@ -36,7 +36,7 @@ import scipy
 import statsmodels
 import statsmodels.formula.api as smf
 
-from . import centring, cli, formula, programs, report
+from . import centring, cli, formula, predict, programs, report
 from .data import FRAME, Column, check_rows, data_file, prepare, read_table
 from .errors import DataError
 from .fitting import (LOO_NOTE, MCSE_NOTE, Fit, RunOptions, efficiency_table, loo_compare,
@@ -703,7 +703,107 @@ def analyse(data=None, *, figure_counties=FIGURE_COUNTIES, formula: str | None =
         problems=[f"{LABELS[k]}: {p}" for k, f in every.items() for p in f.problems],
         data={"radon": frame},
         extras={"figure_counties": names, "loo_notes": loo_notes,
-                "gamma_gap": gamma_gap(fits["uranium"], marginal)})
+                "gamma_gap": gamma_gap(fits["uranium"], marginal),
+                "predictor": notes_predictor(frame)})
+
+
+# --- predictions for new houses (--predict) -----------------------------------
+
+# the notes' models read new rows with one formula holding every column they use:
+# X = (floor, log_uranium), the county (a number 1..J; another is a new county)
+# and its intercept and floor slope
+NOTES_FORMULA = "log_radon ~ floor + log_uranium + (1 + floor | county)"
+# which columns of that X each model's X takes, and which county coefficients
+# (0: intercept, 1: floor slope) its Z holds; no pooling has no prediction for a
+# new county (its county effects are fixed effects), so it does not predict
+PREDICTING = {"complete": ([0], []), "intercepts": ([0], [0]),
+              "uranium": ([0, 1], [0]), "slopes": ([1], [0, 1])}
+
+
+def slots(entries: list[list[tuple[int, int, float]]], S: int) -> dict:
+    """The program's sparse Z rows for new rows: ``entries[i]`` the (column, cluster,
+    value) of row i's non-zero random-effect columns, column 0 for a level not in
+    the data (a new group: its cluster draws the effect), in at most ``S`` slots,
+    the fitted rows' number."""
+    n = len(entries)
+    z_col, z_cluster, z_val = (np.zeros((S, n), int), np.zeros((S, n), int),
+                               np.zeros((S, n)))
+    for i, row in enumerate(entries):
+        row = [e for e in row if e[2] != 0]
+        if len(row) > S:
+            raise PystanModelsError(f"row {i + 1} to predict has {len(row)} non-zero "
+                                    f"random effects; the fitted rows had at most {S}")
+        for r, (col, clu, val) in enumerate(row):
+            z_col[r, i], z_cluster[r, i], z_val[r, i] = col, clu, val
+    return {"z_col_pred": z_col, "z_cluster_pred": z_cluster, "z_val_pred": z_val}
+
+
+def notes_predictor(frame: pd.DataFrame) -> predict.Predictor:
+    """Complete pooling, varying intercepts, + uranium and + floor slopes predict:
+    X_pred the model's columns of (floor, log_uranium); Z_pred the county's
+    intercept (column county) and floor slope (column J + county)."""
+    d = formula.design(frame, NOTES_FORMULA, family="gaussian",
+                       source=frame.attrs.get("source", FRAME))
+    J = len(d.groups[0].levels)
+
+    def inputs_of(model: str):
+        x_cols, coefs = PREDICTING[model]
+
+        def inputs(rows: formula.NewRows) -> dict:
+            index, Z = rows.groups[0]
+            entries = [[(0 if j == 0 else k * J + j, k + 1, Z[i, k]) for k in coefs]
+                       for i, j in enumerate(index)]
+            return {"N_pred": len(index), "X_pred": rows.X[:, x_cols],
+                    **slots(entries, len(coefs))}
+        return inputs
+    return predict.Predictor(d, {m: inputs_of(m) for m in PREDICTING})
+
+
+def user_predictor(models: dict[str, "UserModel"], fits: dict) -> predict.Predictor:
+    """A user's formula: each fit's X_pred its kept common terms standardised as its
+    X was, Z_pred each group coefficient's column (scaled as Z was; 0 for a new
+    level); the draws shifted back by the fit's shift of y."""
+    return predict.Predictor(
+        next(iter(models.values())).fd,
+        {name: _user_inputs(um, fits[name].spec["data"]["S"])
+         for name, um in models.items()},
+        shifts={name: um.shift for name, um in models.items()})
+
+
+def _user_inputs(um: "UserModel", S: int):
+    groups = um.fd.groups if len(um.z_sd) else []     # complete pooling: none
+    offsets = np.concatenate([[0], np.cumsum([len(g.levels) for g in groups
+                                              for _ in g.coef_names])])
+
+    def inputs(rows: formula.NewRows) -> dict:
+        entries = [[] for _ in range(len(rows.X))]
+        c = 0
+        for (index, Z), g in zip(rows.groups, groups):
+            for k in range(len(g.coef_names)):
+                for i, j in enumerate(index):
+                    entries[i].append((0 if j == 0 else offsets[c] + j, c + 1,
+                                       Z[i, k] / um.z_sd[c]))
+                c += 1
+        X = (rows.X[:, um.common] - um.x_mean) / um.x_sd
+        return {"N_pred": len(X), "X_pred": X, **slots(entries, S)}
+    return inputs
+
+
+def predictor(data=None, *, formula: str | None = None, dropna: bool = False,
+              **_) -> predict.Predictor:
+    """How new rows are read (``--predict``; checked before any sampling)."""
+    if formula is None:
+        return notes_predictor(load(data))
+    return predict.Predictor(user_design(data, formula, dropna)[1], {})
+
+
+def user_design(data, formula_text: str, dropna: bool
+                ) -> tuple[pd.DataFrame, formula.Design]:
+    """The user's frame and its checked design (any gaussian mixed model)."""
+    frame = read_table(DATA if data is None else data)
+    return frame, formula.checked_structure(
+        formula.design(frame, formula_text, family="gaussian",
+                       source=frame.attrs["source"], dropna=dropna), example="radon")
 
 
 def render(r: Results, rep: report.Report) -> None:
@@ -1281,10 +1381,7 @@ def analyse_user(data, formula_text: str, *, dropna: bool, prior_scale: float,
     """The formula path of :func:`analyse`: the user's model, the same common terms
     with complete pooling (for LOO), the marginal program for y ~ x + (1 | g), and
     least squares or REML beside them."""
-    frame = read_table(DATA if data is None else data)
-    fd = formula.checked_structure(
-        formula.design(frame, formula_text, family="gaussian",
-                       source=frame.attrs["source"], dropna=dropna), example="radon")
+    frame, fd = user_design(data, formula_text, dropna)
     scales = user_priors(fd, prior_scale)
     um = user_model(fd)
     single = (len(fd.groups) == 1
@@ -1326,6 +1423,9 @@ def analyse_user(data, formula_text: str, *, dropna: bool, prior_scale: float,
         "radon", f"Mixed effects on {Path(frame.attrs['source']).name}: {fd.formula}",
         opts, every, tables=out, answer=text, problems=problems, data={"data": frame},
         extras={"user": um, "loo_notes": loo_notes, "prior_scale": prior_scale,
+                "predictor": user_predictor(
+                    {FORMULA_FIT: um, **({POOLED_FIT: pooled} if POOLED_FIT in fits
+                                         else {})}, fits),
                 "centring": um.choices})
 
 

@@ -40,9 +40,9 @@ import numba
 import numpy as np
 import pandas as pd
 
-from . import cli, gibbs_rats, programs, report
+from . import cli, gibbs_rats, predict, programs, report
 from . import formula as formulas
-from .data import Column, check_rows, data_file, prepare, read_table
+from .data import FRAME, Column, check_rows, data_file, prepare, read_table
 from .errors import DataError
 from .fitting import (MCSE_NOTE, Fit, RunOptions, efficiency_table, mcse_comparison,
                       replayable, run_options, sample, say, stacked)
@@ -595,8 +595,9 @@ def analyse(data=None, *, formula: str | None = None, dropna: bool = False,
     terms = None
     if formula is None:
         frame, hyper = load(data), HYPER
+        d = notes_design(frame)
     else:
-        frame, terms, _ = user_data(data, formula, dropna)
+        frame, terms, d = user_data(data, formula, dropna)
         hyper = user_hyper(frame, prior_scale)
     programs.compile_all(PROGRAMS, quiet=opts.quiet)   # at once, up to a core each
     inits = initial_values(frame, opts.chains, opts.seed)
@@ -605,7 +606,9 @@ def analyse(data=None, *, formula: str | None = None, dropna: bool = False,
                                       hyper=hyper),
             "Gibbs": fit_gibbs(frame, opts, inits, hyper)}
     if terms is not None:
-        return _user_results(frame, terms, hyper, prior_scale, opts, fits, inits)
+        r = _user_results(frame, terms, hyper, prior_scale, opts, fits, inits)
+        r.extras["predictor"] = _predictor(d)
+        return r
     eff = efficiency(fits)
     table = side_by_side(fits)
     comp = comparisons(fits)
@@ -618,7 +621,30 @@ def analyse(data=None, *, formula: str | None = None, dropna: bool = False,
                 "efficiency": eff, "hyperparameters": hyper_table(),
                 "inits": inits_table(inits)},
         answer=text, problems=[f"{k}: {p}" for k, f in fits.items() for p in f.problems],
-        data={"rats": frame})
+        data={"rats": frame}, extras={"predictor": _predictor(d)})
+
+
+# the notes' model as a formula: how --predict reads new weighings (a rat not in
+# the data is a new rat, its line drawn from the population)
+NOTES_FORMULA = "weight ~ age_days + (age_days | rat)"
+
+
+def notes_design(frame: pd.DataFrame) -> formulas.Design:
+    return formulas.design(frame, NOTES_FORMULA, family="gaussian",
+                           source=frame.attrs.get("source", FRAME))
+
+
+def predictor(data=None, *, formula: str | None = None, dropna: bool = False,
+              **_) -> predict.Predictor:
+    """How new rows are read (``--predict``; checked before any sampling)."""
+    return _predictor(notes_design(load(data)) if formula is None
+                      else user_data(data, formula, dropna)[2])
+
+
+def _predictor(d: formulas.Design) -> predict.Predictor:
+    """The NUTS fit of rats_conjugate predicts (the Gibbs sampler has no program,
+    the marginal program no new rows)."""
+    return predict.Predictor(d, {"NUTS": predict.standard_inputs}, "mean")
 
 
 def _user_results(frame, terms: Terms, hyper, prior_scale, opts, fits, inits

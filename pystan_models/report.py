@@ -495,3 +495,39 @@ def add_priors(rep: "Report", priors: pd.DataFrame, checks: pd.DataFrame,
         i = titles.index("Model") + 1 if "Model" in titles else len(titles)
         rep.sections.insert(i, ("Priors", "\n".join(parts)))
 
+
+
+PREDICTIONS_SHOWN = 50      # rows of the predictions table in the report (all in the CSV)
+
+
+def add_predictions(rep: "Report", predictions: pd.DataFrame, source: str) -> None:
+    """The Predictions section: what was predicted from what, a sentence on the new
+    groups (their intervals should be wider: the group effect is drawn from the
+    population), and the table (the first rows; every row in the CSV)."""
+    fits = list(dict.fromkeys(predictions["fit"]))
+    n = int((predictions["fit"] == fits[0]).sum())
+    outcome = [c[:-5] for c in predictions.columns if c.endswith(" mean")][0]
+    expected = [c[:-5] for c in predictions.columns if c.endswith(" mean")][1]
+    text = (f"{n} row(s) of {source} predicted by {', '.join(fits)}: for each row the "
+            f"posterior predictive distribution of {outcome} (a draw of the outcome "
+            f"per posterior draw) and of its expected value ({expected}), made by each "
+            f"fit's own program on its draws (cmdstanpy's generate_quantities, no "
+            f"refit); q5 and q95 bound the 90% interval.")
+    new = predictions["new group"].to_numpy(bool)
+    if new.any():
+        width = predictions[f"{outcome} q95"] - predictions[f"{outcome} q5"]
+        first = predictions["fit"] == fits[0]
+        text += (f" {int(new[first].sum())} row(s) have a group the data did not "
+                 f"(new group): their group effect is drawn from the population "
+                 f"distribution, so their intervals are wider (median 90% width "
+                 f"{width[first & new].median():.3g} against "
+                 + (f"{width[first & ~new].median():.3g} for known groups, "
+                    if (~new[first]).any() else "")
+                 + f"{fits[0]}).")
+    shown = predictions.head(PREDICTIONS_SHOWN * len(fits)) if len(fits) == 1 else \
+        predictions.groupby("fit", sort=False).head(PREDICTIONS_SHOWN)
+    more = (f" The table shows the first {PREDICTIONS_SHOWN} rows per fit; the CSV "
+            f"has all {len(predictions)}." if len(shown) < len(predictions) else "")
+    rep.section("Predictions", para(text + more),
+                table(shown.assign(**{"new group": np.where(
+                    shown["new group"], "new group", "")}), 3, index=False))

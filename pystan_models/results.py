@@ -89,6 +89,60 @@ class Results:
             raise PystanModelsError(f"{self.example} has no table {name!r}; its tables "
                                     f"are {', '.join(map(repr, self.tables))}") from None
 
+    def predict(self, frame, fit: str | None = None, *, seed: int | None = None):
+        """Predictions for the rows of ``frame`` (a DataFrame or a CSV path) from the
+        fit ``fit`` (default: the example's first predicting fit): an
+        ``xarray.DataTree`` with ArviZ's ``predictions`` group (the outcome's
+        posterior predictive draws under its name, and ``mu``, its expected value)
+        and ``predictions_constant_data`` (the rows' inputs and ``new_group``).
+        Made by the fit's own program on its draws (cmdstanpy's
+        ``generate_quantities``), see :mod:`pystan_models.predict`."""
+        from . import predict
+        p, frame, source = self._predictor(frame)
+        name = self._predicting_fit(p, fit)
+        return predict.predict(self.fits[name], p, name, p.rows(frame, source),
+                               self.options.seed if seed is None else seed)
+
+    def add_predictions(self, frame, *, seed: int | None = None) -> pd.DataFrame:
+        """Predict the rows of ``frame`` from every predicting fit and keep the
+        summary as the table ``predictions`` (shown in the report): the row, the
+        fit, ``new group``, the inputs, then the outcome's mean, sd and 5/50/95%
+        quantiles and the same of its expected value."""
+        from . import predict
+        from .fitting import remembered
+        p, frame, source = self._predictor(frame)
+        rows = p.rows(frame, source)
+        seed = self.options.seed if seed is None else seed
+
+        def one(name: str) -> pd.DataFrame:   # a saved run keeps it (--save --predict)
+            return remembered(f"{name} predictions", {"rows": frame, "seed": seed},
+                              lambda: predict.table(predict.predict(
+                                  self.fits[name], p, name, rows, seed), name, rows, p),
+                              predict.table_to_json, predict.table_from_json)
+        self.tables["predictions"] = pd.concat([one(name) for name in p.fits],
+                                               ignore_index=True)
+        self.extras["predictions source"] = source
+        return self.tables["predictions"]
+
+    def _predictor(self, frame):
+        from . import predict
+        from .data import read_table
+        p = self.extras.get("predictor")
+        if p is None:
+            raise PystanModelsError(f"{self.example} has no covariates or groups to "
+                                    f"predict from")
+        frame = read_table(frame)
+        source = frame.attrs["source"]
+        return predict.choose(p, frame, source), frame, source
+
+    def _predicting_fit(self, p, fit: str | None) -> str:
+        if fit is None:
+            return p.fits[0]
+        if fit not in p.fits:
+            raise PystanModelsError(f"{self.example} has no fit {fit!r} that predicts; "
+                                    f"its fits that do are {', '.join(map(repr, p.fits))}")
+        return fit
+
     def report(self):
         """The HTML report (a :class:`pystan_models.report.Report`, not yet written)."""
         from . import report
@@ -110,6 +164,9 @@ class Results:
                 "against the data (ArviZ), and the leave-one-out probability integral "
                 "transform (LOO-PIT) where the fit has a pointwise log-likelihood."),
                 *checks)
+        if "predictions" in self.tables:
+            report.add_predictions(rep, self.tables["predictions"],
+                                   self.extras["predictions source"])
         rebuilt = (report.para(f"Rebuilt without sampling from the saved run "
                                f"{self.saved_run}; the times are the saved run's.",
                                "note") if self.saved_run else "")

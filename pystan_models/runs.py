@@ -367,15 +367,19 @@ def _data_files(results: Results) -> list[dict]:
     return rows
 
 
-def save_run(directory: Path | str, example: str, **kwargs) -> Results:
+def save_run(directory: Path | str, example: str, *, predict=None, **kwargs) -> Results:
     """Run ``example``'s ``analyse(**kwargs)`` (run options among them) and save
-    every fit, the summary and run.json to ``directory``; returns the Results."""
+    every fit, the summary and run.json to ``directory``; returns the Results.
+    ``predict``: new rows (a CSV path or a DataFrame) to predict, kept with the
+    run (:meth:`Results.add_predictions`)."""
     directory = check_save_dir(directory, [v for v in kwargs.values()
                                            if isinstance(v, (str, Path))])
     module = importlib.import_module(f"pystan_models.{example}")
     arguments = _arguments(kwargs)          # refuse a frame in memory before sampling
     with fitting.session(Recorder()) as recorder:
         results = module.analyse(**kwargs)
+        if predict is not None:
+            results.add_predictions(predict)
     write_run(directory, results, recorder, arguments)
     return results
 
@@ -485,11 +489,13 @@ class _NoCompiling:
         programs.compile_all = self.saved
 
 
-def load_run(directory: Path | str, *, quiet: bool | None = None) -> Results:
+def load_run(directory: Path | str, *, quiet: bool | None = None,
+             predict=None) -> Results:
     """The Results of a saved run, rebuilt without sampling: the example's
     ``analyse`` on the saved options, every fit the saved one.  Refused, naming
     it, when a program or a data file changed since the run was saved.
-    ``quiet``: override the saved run's progress output."""
+    ``quiet``: override the saved run's progress output; ``predict``: the new rows
+    the run was saved with (``--save --predict``), whose predictions it keeps."""
     directory = Path(directory)
     run = read_run(directory)
     found = changed(run)
@@ -507,6 +513,8 @@ def load_run(directory: Path | str, *, quiet: bool | None = None) -> Results:
     replay = Replay(directory, run["fits"], remembered)
     with fitting.session(replay), _NoCompiling():
         results = module.analyse(**run["arguments"], **options)
+        if predict is not None:
+            results.add_predictions(predict)
     if replay.next != len(run["fits"]):
         raise SavedRunError(f"{directory}: the example now makes {replay.next} fits, the "
                             f"saved run has {len(run['fits'])}: its code changed since; "

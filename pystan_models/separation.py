@@ -41,8 +41,8 @@ import statsmodels.api as sm
 from scipy import optimize, stats
 from scipy.special import expit
 
-from . import centring, cli, formula, programs, report
-from .data import Column, check_rows, data_file, prepare
+from . import centring, cli, formula, predict, programs, report
+from .data import FRAME, Column, check_rows, data_file, prepare
 from .errors import DataError, PystanModelsError
 from .fitting import Fit, RunOptions, efficiency_table, run_options, sample, say
 from .probit import bernoulli_rows, expanded, term_scale, user_design
@@ -320,7 +320,8 @@ def mode_of(data: dict, prior: str, rows: list[str], opts: RunOptions) -> pd.Ser
     model = programs.load("logistic_weakly_informative", quiet=opts.quiet)
     with programs.cmdstanpy_log_level(logging.ERROR if opts.quiet else logging.WARNING):
         try:
-            opt = model.optimize(data=data, seed=opts.seed)
+            opt = model.optimize(data=programs.with_no_predictions(
+                "logistic_weakly_informative", data), seed=opts.seed)
         except RuntimeError as exc:
             print(f"  WARNING (posterior mode, {prior}): L-BFGS failed: "
                   f"{programs.clean_message(str(exc), model)}", file=sys.stderr)
@@ -485,7 +486,40 @@ def analyse(data=None, *, formula: str | None = None, dropna: bool = False,
         expected=[f"{FLAT} (the posterior is improper): {p}" for p in fits[FLAT].problems],
         data={"endometrial": frame},
         extras={"numbers": n, "cells": cells, "glm_warnings": ml["glm_warnings"],
-                "logit_warnings": ml["logit_warnings"]})
+                "logit_warnings": ml["logit_warnings"],
+                "predictor": _predictor(notes_design(frame), list(PRIORS))})
+
+
+# the notes' model as a formula: how --predict reads new patients (X = nv, pi, eh)
+NOTES_FORMULA = "hg ~ nv + pi + eh"
+
+
+def notes_design(frame: pd.DataFrame) -> formula.Design:
+    return formula.design(frame, NOTES_FORMULA, family="bernoulli",
+                          source=frame.attrs.get("source", FRAME))
+
+
+def predictor(data=None, *, formula: str | None = None, dropna: bool = False,
+              prior_scale: float = 1.0, **_) -> predict.Predictor:
+    """How new rows are read (``--predict``; checked before any sampling): every
+    fit with a proper posterior predicts (the flat-prior fit only when the outcomes
+    are not separated)."""
+    if formula is None:
+        return _predictor(notes_design(load(data)), list(PRIORS))
+    d = user_design(DATA if data is None else data, formula, dropna, "separation")
+    priors = list(scaled_priors(prior_scale))
+    return _predictor(d, priors[:1] if d.groups else [FLAT, *priors])
+
+
+def _predictor(d: formula.Design, fits: list[str]) -> predict.Predictor:
+    """X_pred on the user's scale (the programs shift and scale it as they did X);
+    trials 1 for a 0/1 row; the group of each row for ``(1 | g)``."""
+    def inputs(rows: formula.NewRows) -> dict:
+        out = predict.standard_inputs(rows)
+        if rows.trials is None:
+            out["trials_pred"] = np.ones(len(rows.X), np.int64)
+        return out
+    return predict.Predictor(d, {name: inputs for name in fits}, "probability")
 
 
 # ---------------------------------------------------------------- a user's data (formula)
@@ -637,6 +671,8 @@ def analyse_formula(data, text: str, opts: RunOptions, *, dropna: bool = False,
         expected=[f"{FLAT} (the outcomes are separated: the posterior is improper): {p}"
                   for p in fits[FLAT].problems] if flat_expected else [],
         extras={"formula": text, "design": d, "rows": rows, "priors": list(priors),
+                "predictor": _predictor(d, ([] if flat_expected else [FLAT])
+                                        + list(priors)),
                 "separated": separated, "glm_warnings": ml["glm_warnings"],
                 "logit_warnings": ml["logit_warnings"],
                 "glm_iterations": ml["glm_iterations"], "bernoulli_rows": int(n.sum()),
@@ -774,6 +810,7 @@ def analyse_grouped(d: formula.Design, opts: RunOptions, priors: dict[str, dict]
         answer=grouped_answer(d, agg, table, ml["table"], choice, same, f.problems),
         problems=[f"{name}: {p}" for p in f.problems],
         extras={"formula": d.formula, "design": d, "grouped": True, "choice": choice,
+                "predictor": _predictor(d, [name]),
                 "prior": name, "rows": rows, "patterns": len(agg.y),
                 "bernoulli_rows": int(agg.trials.sum()), "ones": int(agg.y.sum()),
                 "uniform_groups": same})

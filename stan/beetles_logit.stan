@@ -25,6 +25,9 @@
 //   thin ridge); alpha = alpha_c - mean(X) * beta in generated quantities.
 // Generated: p_hat[i] = E(y_i / n_i | x_i), p_grid on the rows of X_grid, and
 //   (pointwise = 1) log_lik[i] and y_rep[i] ~ Binomial(n_i, p_hat[i]).
+// Predictions: for the N_pred rows of X_pred (with trials_pred), run by
+//   generate_quantities on the fitted draws, mu_pred = p and y_pred ~
+//   Binomial(trials_pred, p); N_pred = 0 while sampling.
 // Data: Bliss (1935), as tabulated in Dobson (1990), An Introduction to
 //   Generalized Linear Models, and BUGS Examples Vol. 2 "Beetles"
 //   (data/beetles.csv).
@@ -41,6 +44,11 @@ data {
   vector<lower=0>[K] beta_scale;     // beta[k] ~ N(0, (prior_sd * this)^2)
   int<lower=0, upper=1> prior_only;  // 1: leave the likelihood out
   int<lower=0, upper=1> pointwise;   // 1: write log_lik and y_rep
+  // rows to predict (pystan_models.predict: generate_quantities on the
+  // fitted draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  matrix[N_pred, K] X_pred;          // like X
+  array[N_pred] int<lower=1> trials_pred;
 }
 transformed data {
   row_vector[K] x_mean;              // column means of X
@@ -85,5 +93,11 @@ generated quantities {
                                       alpha_c + X_c[i] * beta);
       y_rep[i] = binomial_rng(trials[i], p_hat[i]);
     }
+  }
+  // predictions: p_i for each new row, and y_i ~ Binomial(n_i, p_i)
+  vector[N_pred] mu_pred = inv_logit(alpha + X_pred * beta);
+  array[N_pred] int y_pred;
+  if (N_pred > 0) {
+    y_pred = binomial_rng(trials_pred, mu_pred);
   }
 }

@@ -16,6 +16,9 @@
 //   beta_1std, beta_2std ~ normal(0, 2.5)  (per predictor sd)
 // and alpha_1, beta_1, alpha_2, beta_2 are reported on the original scale
 // (beta = beta_std / sd(X), alpha = alpha_c - mean(X) beta).
+// Predictions: the N_pred rows X_pred, log_exposure_pred (data, empty while
+// sampling; filled for generate_quantities) get mu_pred = E[y] =
+// (1 - p) mu / (1 - exp(-mu)) and y_pred, a new count, per draw.
 // Data: roaches (Gelman & Hill 2007, sections 6.2 and 8.3); see
 // data/README.md.
 // The prior sds and rate above are the notes' values of the data fields
@@ -65,6 +68,11 @@ data {
   real<lower=0> scale_prior_rate;   // sds ~ exponential(this)
   int<lower=0, upper=1> prior_only; // 1: no likelihood (prior predictive)
   int<lower=0, upper=1> pointwise;  // 1: write log_lik and y_rep
+  // rows to predict (pystan_models.predict: generate_quantities on the fitted
+  // draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  matrix[N_pred, K] X_pred;         // like X, on X's scale
+  vector[N_pred] log_exposure_pred; // their offsets, count part
 }
 transformed data {
   vector[K] x_mean = column_means(X);
@@ -122,6 +130,23 @@ generated quantities {
       }
       y_rep[i] = bernoulli_logit_rng(eta_1[i])
                  ? 0 : zero_truncated_poisson_log_rng(eta_2[i]);
+    }
+  }
+  // predictions for the rows X_pred, standardised as X was
+  vector[N_pred] mu_pred;                             // E[y]
+  array[N_pred] int y_pred;                           // a new count
+  if (N_pred > 0) {
+    matrix[N_pred, K] X_std_pred = standardise(X_pred, x_mean, x_sd);
+    vector[N_pred] eta_1 = alpha_1c + X_std_pred * beta_1std;
+    vector[N_pred] eta_2 = log_exposure_pred + alpha_2c
+                           + X_std_pred * beta_2std;
+    for (i in 1:N_pred) {
+      // P(y > 0) times the zero-truncated mean mu / (1 - exp(-mu)), which
+      // tends to 1 as mu -> 0
+      real mu = exp(eta_2[i]);
+      mu_pred[i] = inv_logit(-eta_1[i]) * (mu > 0 ? mu / -expm1(-mu) : 1);
+      y_pred[i] = bernoulli_logit_rng(eta_1[i])
+                  ? 0 : zero_truncated_poisson_log_rng(eta_2[i]);
     }
   }
 }

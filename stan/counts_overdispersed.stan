@@ -16,6 +16,10 @@
 // (beta = beta_std / sd(X), alpha = alpha_c - mean(X) beta).
 // log_lik[i] = log p(y_i | alpha, beta, sigma), epsilon_i integrated out;
 // y_rep draws a new epsilon_i (new observations with the same predictors).
+// Predictions: the N_pred rows X_pred, log_exposure_pred (data, empty while
+// sampling; filled for generate_quantities) get mu_pred = E[y] =
+// exp(eta + sigma^2 / 2), epsilon averaged over, and y_pred, a new count
+// with a new epsilon, per draw.
 // Data: roaches (Gelman & Hill 2007, sections 6.2 and 8.3); see
 // data/README.md.
 // The prior sds and rate above are the notes' values of the data fields
@@ -40,6 +44,11 @@ data {
   real<lower=0> scale_prior_rate;   // sds ~ exponential(this)
   int<lower=0, upper=1> prior_only; // 1: no likelihood (prior predictive)
   int<lower=0, upper=1> pointwise;  // 1: write log_lik and y_rep
+  // rows to predict (pystan_models.predict: generate_quantities on the fitted
+  // draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  matrix[N_pred, K] X_pred;         // like X, on X's scale
+  vector[N_pred] log_exposure_pred; // their offsets
 }
 transformed data {
   vector[K] x_mean = column_means(X);
@@ -86,6 +95,17 @@ generated quantities {
       log_lik[i] = poisson_lognormal_lpmf(y[i] | eta[i], sigma, gh_x,
                                           gh_log_w);
       y_rep[i] = poisson_log_safe_rng(eta[i] + normal_rng(0, sigma));
+    }
+  }
+  // predictions for the rows X_pred, standardised as X was
+  vector[N_pred] mu_pred;                             // E[y], epsilon averaged
+  array[N_pred] int y_pred;                           // a new count
+  if (N_pred > 0) {
+    vector[N_pred] eta_pred = log_exposure_pred + alpha_c
+                              + standardise(X_pred, x_mean, x_sd) * beta_std;
+    mu_pred = exp(eta_pred + square(sigma) / 2);      // lognormal mean
+    for (i in 1:N_pred) {
+      y_pred[i] = poisson_log_safe_rng(eta_pred[i] + normal_rng(0, sigma));
     }
   }
 }

@@ -27,6 +27,11 @@
 // epsilon, one row each, stays non-centred.
 // log_lik[i] = log p(y_i | alpha, beta, sigma, b1), epsilon_i integrated
 // out; y_rep draws a new epsilon_i for the same groups (new visits).
+// Predictions: the N_pred rows X_pred, log_exposure_pred, group_pred (data,
+// empty while sampling; filled for generate_quantities) get mu_pred = E[y] =
+// exp(eta + sigma^2 / 2), epsilon averaged over, and y_pred, a new count
+// with a new epsilon, per draw; group_pred = 0, a group not in the data,
+// draws a new b1 ~ normal(0, sigma_group^2) for the row.
 // Data: epilepsy (Thall & Vail 1990; BUGS Examples Vol. 1 "Epil"); see
 // data/README.md.
 // The prior sds and rate above are the notes' values of the data fields
@@ -54,6 +59,13 @@ data {
   int<lower=0, upper=1> prior_only; // 1: no likelihood (prior predictive)
   int<lower=0, upper=1> pointwise;  // 1: write log_lik and y_rep
   int<lower=0, upper=1> centred;    // 1: group effects sampled centred
+  // rows to predict (pystan_models.predict: generate_quantities on the fitted
+  // draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  matrix[N_pred, K] X_pred;         // like X, on X's scale
+  vector[N_pred] log_exposure_pred; // their offsets
+  // group of each row; 0: a group not in the data
+  array[N_pred] int<lower=0, upper=J> group_pred;
 }
 transformed data {
   vector[K] x_mean = column_means(X);
@@ -116,5 +128,22 @@ generated quantities {
                                           gh_log_w);
       y_rep[i] = poisson_log_safe_rng(eta[i] + normal_rng(0, sigma));
     }
+  }
+  // predictions for the rows X_pred, standardised as X was
+  vector[N_pred] mu_pred;                             // E[y], epsilon averaged
+  array[N_pred] int y_pred;                           // a new count
+  if (N_pred > 0) {
+    vector[N_pred] eta_pred = log_exposure_pred + alpha_c
+                              + standardise(X_pred, x_mean, x_sd) * beta_std;
+    for (i in 1:N_pred) {
+      // the row's group effect: fitted, or a new group's from the population
+      if (group_pred[i] > 0) {
+        eta_pred[i] += b1[group_pred[i]];
+      } else {
+        eta_pred[i] += normal_rng(0, sigma_group);
+      }
+      y_pred[i] = poisson_log_safe_rng(eta_pred[i] + normal_rng(0, sigma));
+    }
+    mu_pred = exp(eta_pred + square(sigma) / 2);      // lognormal mean
   }
 }

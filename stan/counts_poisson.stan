@@ -12,6 +12,9 @@
 // (beta = beta_std / sd(X), alpha = alpha_c - mean(X) beta).
 // Data: roaches (Gelman & Hill 2007, section 6.2), epilepsy (Thall & Vail
 // 1990); see data/README.md.
+// Predictions: the N_pred rows X_pred, log_exposure_pred (data, empty while
+// sampling; filled for generate_quantities) get mu_pred = exp(eta), the
+// expected count, and y_pred, a new count, per draw.
 // The prior sds and rate above are the notes' values of the data fields
 // alpha_prior_sd = 5, beta_prior_sd = 2.5 and scale_prior_rate = 1; for a
 // user's formula (pystan_models.counts) they are rstanarm's data-scaled
@@ -33,6 +36,11 @@ data {
   real<lower=0> scale_prior_rate;   // sds ~ exponential(this)
   int<lower=0, upper=1> prior_only; // 1: no likelihood (prior predictive)
   int<lower=0, upper=1> pointwise;  // 1: write log_lik and y_rep
+  // rows to predict (pystan_models.predict: generate_quantities on the fitted
+  // draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  matrix[N_pred, K] X_pred;         // like X, on X's scale
+  vector[N_pred] log_exposure_pred; // their offsets
 }
 transformed data {
   vector[K] x_mean = column_means(X);
@@ -62,6 +70,17 @@ generated quantities {
     for (i in 1:N) {
       log_lik[i] = poisson_log_lpmf(y[i] | eta[i]);
       y_rep[i] = poisson_log_safe_rng(eta[i]);
+    }
+  }
+  // predictions for the rows X_pred, standardised as X was
+  vector[N_pred] mu_pred;                             // expected count
+  array[N_pred] int y_pred;                           // a new count
+  if (N_pred > 0) {
+    vector[N_pred] eta_pred = log_exposure_pred + alpha_c
+                              + standardise(X_pred, x_mean, x_sd) * beta_std;
+    mu_pred = exp(eta_pred);
+    for (i in 1:N_pred) {
+      y_pred[i] = poisson_log_safe_rng(eta_pred[i]);
     }
   }
 }

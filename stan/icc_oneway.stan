@@ -24,6 +24,10 @@
 // for draw.
 // prior_only = 1 drops the likelihood (prior predictive draws in y_rep);
 // pointwise = 1 writes log_lik (for LOO) and y_rep (posterior predictive).
+// Predictions: the N_pred rows group_pred (data, empty while sampling;
+// filled for generate_quantities) get mu_pred = beta_j, the group mean, and
+// y_pred ~ N(mu_pred, sigma^2), per draw; group_pred = 0, a group not in the
+// data, draws a new beta ~ N(alpha, sigma_beta^2) for the row.
 // Data: Minnesota household radon, log pCi/L (log radon, 0 replaced by
 // 0.1), 919 houses in 85 counties (EPA SRRS, as in Gelman & Hill 2007,
 // ch. 12; data/README.md).
@@ -38,6 +42,11 @@ data {
   int<lower=0, upper=1> prior_only;       // 1: ignore the likelihood
   int<lower=0, upper=1> pointwise;        // 1: write log_lik and y_rep
   int<lower=0, upper=1> centred;          // 1: beta_j sampled centred
+  // rows to predict (pystan_models.predict: generate_quantities on the fitted
+  // draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  // group of each row; 0: a group not in the data
+  array[N_pred] int<lower=0, upper=J> group_pred;
 }
 parameters {
   real alpha;                 // population mean of the group means
@@ -79,5 +88,16 @@ generated quantities {
     for (i in 1:N) {
       log_lik[i] = normal_lpdf(y[i] | beta[group[i]], sigma);
     }
+  }
+  // predictions for the rows group_pred
+  vector[N_pred] mu_pred;                 // the group mean
+  array[N_pred] real y_pred;              // a new observation
+  if (N_pred > 0) {
+    for (i in 1:N_pred) {
+      // the row's group: fitted, or a new group's mean from the population
+      mu_pred[i] = group_pred[i] > 0 ? beta[group_pred[i]]
+                   : normal_rng(alpha, sigma_beta);
+    }
+    y_pred = normal_rng(mu_pred, sigma);
   }
 }

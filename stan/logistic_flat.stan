@@ -19,6 +19,9 @@
 // Generated: the original-scale coefficients beta = beta_z ./ scale and
 //   alpha = alpha_z - centre' beta, and (pointwise = 1) log_lik[i] and
 //   y_rep[i] ~ Bernoulli(logit^-1(alpha_z + Z_i beta_z)).
+// Predictions: the N_pred rows X_pred, trials_pred (data, empty while
+//   sampling; filled for generate_quantities) get mu_pred, the probability
+//   of success, and y_pred ~ Binomial(trials_pred, mu_pred), per draw.
 // Data: Heinze & Schemper (2002) endometrial cancer grade, 79 patients
 //   (data/endometrial.csv, from the R package brglm2); X = (NV, PI, EH).
 //   With --formula (a user's data): X the formula's common terms, binary[k]
@@ -39,6 +42,11 @@ data {
   array[N] int<lower=0> y;               // 1 = high histology grade (of trials)
   int<lower=0, upper=1> prior_only;      // 1: leave the likelihood out
   int<lower=0, upper=1> pointwise;       // 1: write log_lik and y_rep
+  // rows to predict (pystan_models.predict: generate_quantities on the fitted
+  // draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  matrix[N_pred, K] X_pred;              // like X, on X's scale
+  array[N_pred] int<lower=1> trials_pred;  // 1 for a 0/1 row
 }
 transformed data {
   // binary inputs: centred (scale 1); other inputs: mean 0 and sd 0.5, over
@@ -73,5 +81,14 @@ generated quantities {
     vector[N] eta = alpha_z + Z * beta_z;
     log_lik = logit_rows_log_lik(y, trials, eta);
     y_rep = logit_rows_rng(trials, eta);
+  }
+  // predictions for the rows X_pred, shifted and scaled as X was
+  vector[N_pred] mu_pred;                // probability of success
+  array[N_pred] int y_pred;              // successes of trials_pred
+  if (N_pred > 0) {
+    vector[N_pred] eta_pred = alpha_z
+                              + standardise(X_pred, centre, scale) * beta_z;
+    mu_pred = inv_logit(eta_pred);
+    y_pred = logit_rows_rng(trials_pred, eta_pred);
   }
 }

@@ -24,6 +24,11 @@
 //   mean intercept alpha = mu_z - centre' beta and the group intercepts
 //   alpha_group,
 //   and (pointwise = 1) log_lik[i] and y_rep[i].
+// Predictions: the N_pred rows X_pred, trials_pred, group_pred (data, empty
+//   while sampling; filled for generate_quantities) get mu_pred, the
+//   probability of success, and y_pred ~ Binomial(trials_pred, mu_pred),
+//   per draw; group_pred = 0, a group not in the data, draws a new
+//   intercept alpha_z ~ N(mu_z, tau^2) for the row.
 functions {
 #include standardise.stanfunctions
 #include binomial_rows.stanfunctions
@@ -57,6 +62,13 @@ data {
   int<lower=1> grainsize;                // rows per reduce_sum slice, at least
   int<lower=0, upper=1> prior_only;      // 1: leave the likelihood out
   int<lower=0, upper=1> pointwise;       // 1: write log_lik and y_rep
+  // rows to predict (pystan_models.predict: generate_quantities on the fitted
+  // draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  matrix[N_pred, K] X_pred;              // like X, on X's scale
+  array[N_pred] int<lower=1> trials_pred;  // 1 for a 0/1 row
+  // group of each row; 0: a group not in the data
+  array[N_pred] int<lower=0, upper=J> group_pred;
 }
 transformed data {
   // the inputs scaled over the 0/1 rows (a pattern counts as its trials)
@@ -102,5 +114,21 @@ generated quantities {
     vector[N] eta = alpha_z[group] + Z * beta_z;
     log_lik = logit_rows_log_lik(y, trials, eta);
     y_rep = logit_rows_rng(trials, eta);
+  }
+  // predictions for the rows X_pred, shifted and scaled as X was
+  vector[N_pred] mu_pred;                // probability of success
+  array[N_pred] int y_pred;              // successes of trials_pred
+  if (N_pred > 0) {
+    vector[N_pred] eta_pred = standardise(X_pred, centre, scale) * beta_z;
+    for (i in 1:N_pred) {
+      // the row's intercept: its group's, or a new group's from N(mu_z, tau^2)
+      if (group_pred[i] > 0) {
+        eta_pred[i] += alpha_z[group_pred[i]];
+      } else {
+        eta_pred[i] += normal_rng(mu_z, tau);
+      }
+    }
+    mu_pred = inv_logit(eta_pred);
+    y_pred = logit_rows_rng(trials_pred, eta_pred);
   }
 }

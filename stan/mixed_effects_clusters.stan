@@ -59,6 +59,22 @@
 // 1 with it writes log_lik alone (LOO without N replicates per draw to
 // write and read).
 //
+// Predictions: the N_pred rows X_pred and their Z rows (slots z_col_pred,
+// z_val_pred, as for Z; data, empty while sampling, filled for
+// generate_quantities) get mu_pred = X_f beta + Z gamma, on X's original
+// scale, and y_pred ~ N(mu_pred, sigma^2), per draw.  A slot of a level not
+// in the data (z_col_pred = 0, z_val_pred != 0) draws a new gamma ~
+// N(alpha_c, sigma_gamma_c^2) for the row, c = z_cluster_pred.
+//
+// Parameter order.  Parameters that can have size 0 (alpha_free, M = 0;
+// sigma_alpha, nested = 0; sigma_gamma and z, no clusters) come after the
+// ones of nonzero size: CmdStan 2.27's standalone generate_quantities pairs
+// the names of the nonzero-size parameters with the sizes of the first
+// declared ones, and a size-0 parameter before a nonzero one makes it read
+// element 1 of an empty vector (a segfault; stan-dev/cmdstan#990, fixed in
+// Stan 2.32).  theta is first, so fits with no fixed effects (P = 0)
+// still cannot run generate_quantities on 2.27.
+//
 // Data: Minnesota household radon, log pCi/L (Gelman & Hill 2007,
 // ch. 12-13, data/radon_mn.csv); the benchmark's simulated data; any other
 // data set with its own X, Z and clusters (radon --formula: each
@@ -84,6 +100,15 @@ data {
   int<lower=0, upper=1> prior_only;            // 1: ignore the likelihood
   int<lower=0, upper=1> pointwise;             // 1: write log_lik and y_rep
   int<lower=0, upper=1> log_lik_only;          // 1: no y_rep (pointwise = 1)
+  // rows to predict (pystan_models.predict: generate_quantities on the fitted
+  // draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  matrix[N_pred, K] X_pred;                    // like X, no intercept column
+  // Z's rows in slots, as z_col and z_val; z_col_pred = 0: a level not in
+  // the data, of cluster z_cluster_pred (read only then)
+  array[S, N_pred] int<lower=0, upper=Q> z_col_pred;
+  array[S, N_pred] int<lower=0, upper=C> z_cluster_pred;
+  array[S] vector[N_pred] z_val_pred;
 }
 transformed data {
   int P = K + intercept;            // fixed effects
@@ -121,13 +146,14 @@ transformed data {
   }
 }
 parameters {
+  // in this order, so that size-0 ones come last (see the header)
   vector[P] theta;                     // T beta
-  vector[M] alpha_free;                // the free cluster means
-  vector<lower=0>[nested] sigma_alpha; // sd of the cluster means (nested)
+  real<lower=0> sigma;                 // residual sd
   vector<lower=0>[C] sigma_gamma;      // sd within each cluster
   vector[Q] z;                         // standardized random effects;
                                        // gamma itself where centred
-  real<lower=0> sigma;                 // residual sd
+  vector[M] alpha_free;                // the free cluster means
+  vector<lower=0>[nested] sigma_alpha; // sd of the cluster means (nested)
 }
 transformed parameters {
   vector[C] alpha = rep_vector(0, C);  // cluster means
@@ -198,5 +224,28 @@ generated quantities {
         y_rep = normal_rng(eta, sigma);
       }
     }
+  }
+  // predictions for the rows X_pred: beta on X's original scale (X_orth is
+  // for the fitted rows only), then Z gamma slot by slot
+  vector[N_pred] mu_pred;                      // X_f beta + Z gamma
+  array[N_pred] real y_pred;                   // a new observation
+  if (N_pred > 0) {
+    mu_pred = rep_vector(0, N_pred);
+    if (P > 0) {
+      mu_pred += (intercept ? beta[1] : 0) + X_pred * tail(beta, K);
+    }
+    for (r in 1:S) {
+      for (i in 1:N_pred) {
+        if (z_col_pred[r, i] > 0) {
+          mu_pred[i] += z_val_pred[r, i] * gamma[z_col_pred[r, i]];
+        } else if (z_val_pred[r, i] != 0) {
+          // a new level: its effect from its cluster's distribution
+          int c = z_cluster_pred[r, i];
+          mu_pred[i] += z_val_pred[r, i]
+                        * normal_rng(alpha[c], sigma_gamma[c]);
+        }
+      }
+    }
+    y_pred = normal_rng(mu_pred, sigma);
   }
 }

@@ -16,6 +16,9 @@
 // Generated: p_new[g] = Phi(alpha + X_new[g] beta) for the G covariate
 //   patterns in X_new, and (pointwise = 1) log_lik[i] and
 //   y_rep[i] ~ Bernoulli(Phi(eta_i)).
+// Predictions: the N_pred rows X_pred, trials_pred (data, empty while
+//   sampling; filled for generate_quantities) get mu_pred = Phi(alpha +
+//   X_pred beta) and y_pred ~ Binomial(trials_pred, mu_pred), per draw.
 // Switches: prior_only = 1 drops the likelihood (prior predictive draws);
 //   pointwise = 1 writes log_lik (for LOO) and y_rep (replicated data).
 // Data: Crowder (1978) Orobanche seed germination (BUGS Examples Vol. 1
@@ -33,6 +36,11 @@ data {
   matrix[G, K] X_new;                  // their predictor values
   int<lower=0, upper=1> prior_only;    // 1: leave the likelihood out
   int<lower=0, upper=1> pointwise;     // 1: write log_lik and y_rep
+  // rows to predict (pystan_models.predict: generate_quantities on the fitted
+  // draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  matrix[N_pred, K] X_pred;            // like X
+  array[N_pred] int<lower=1> trials_pred;  // 1 for a 0/1 row
 }
 transformed data {
   vector[N] sign_y = 2 * to_vector(y) - 1;   // s_i = +1 or -1
@@ -62,5 +70,12 @@ generated quantities {
       log_lik[i] = std_normal_lcdf(sign_y[i] * eta[i]);
       y_rep[i] = bernoulli_rng(Phi(eta[i]));
     }
+  }
+  // predictions for the rows X_pred
+  vector[N_pred] mu_pred;              // probability of success
+  array[N_pred] int y_pred;            // successes of trials_pred
+  if (N_pred > 0) {
+    mu_pred = Phi(alpha + X_pred * beta);
+    y_pred = binomial_rng(trials_pred, mu_pred);
   }
 }

@@ -26,6 +26,11 @@
 // theta_j integrated out.
 // prior_only = 1 drops the likelihood (prior predictive draws in y_rep);
 // pointwise = 1 writes log_lik (for LOO) and y_rep (posterior predictive).
+// Predictions: the N_pred rows X_pred, group_pred (data, empty while
+// sampling; filled for generate_quantities) get mu_pred = alpha_j + beta_j x,
+// the expected weight, and y_pred ~ N(mu_pred, sigma^2), per draw;
+// group_pred = 0, a rat not in the data, draws a new theta ~ N(theta_0,
+// Sigma) for the row.
 // Data: 30 young rats weighed at 8, 15, 22, 29 and 36 days (grams);
 // Gelfand et al. (1990); BUGS Examples Vol. 1 "Rats", Vol. 2 "Birats"
 // (data/rats.csv).
@@ -44,6 +49,12 @@ data {
   cov_matrix[2] R;
   int<lower=0, upper=1> prior_only;       // 1: leave the likelihood out
   int<lower=0, upper=1> pointwise;        // 1: write log_lik and y_rep
+  // rows to predict (pystan_models.predict: generate_quantities on the fitted
+  // draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  matrix[N_pred, K] X_pred;               // like X: the age in days
+  // rat of each row; 0: a rat not in the data
+  array[N_pred] int<lower=0, upper=J> group_pred;
 }
 transformed data {
   vector[N] x = col(X, 1);
@@ -87,5 +98,17 @@ generated quantities {
       log_lik[n] = normal_lpdf(y[n] | mu[n], sigma);
     }
     y_rep = normal_rng(mu, sigma);
+  }
+  // predictions for the rows X_pred
+  vector[N_pred] mu_pred;                 // expected weight
+  array[N_pred] real y_pred;              // a new weighing
+  if (N_pred > 0) {
+    for (i in 1:N_pred) {
+      // the row's growth line: its rat's, or a new rat's from the population
+      vector[2] theta_i = group_pred[i] > 0 ? theta[group_pred[i]]
+                          : multi_normal_rng(theta_0, Sigma);
+      mu_pred[i] = theta_i[1] + theta_i[2] * X_pred[i, 1];
+    }
+    y_pred = normal_rng(mu_pred, sigma);
   }
 }

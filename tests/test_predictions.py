@@ -1,0 +1,243 @@
+"""Predictions for new rows (``--predict``, ``Results.predict``): the programs'
+expected values against the same quantity computed from the posterior draws in
+Python, held-out coverage on simulated data, new groups wider by the group sd,
+saved runs that keep their predictions, and one clear error for each bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+from pystan_models import beetles, cli, formula, runs
+from pystan_models.errors import DataError, PystanModelsError
+from pystan_models.fitting import RunOptions, draws
+
+SHORT = dict(chains=2, iter_warmup=400, iter_sampling=500, seed=11, quiet=True)
+NEW_DOSES = pd.DataFrame({"dose": [1.70, 1.78, 1.85], "exposed": [60, 60, 60]})
+
+
+@pytest.fixture(scope="module")
+def bliss():
+    return beetles.analyse(**SHORT)
+
+
+@pytest.mark.slow
+def test_beetles_expected_values_are_the_links_of_the_draws(bliss):
+    """mu = F(alpha + beta x) for every draw, F the link's inverse, as computed here
+    from the posterior draws (CmdStan's CSV keeps 6 significant digits: alpha near
+    -60 is known to 1e-4, so eta to about 2e-4 and p to 5e-5)."""
+    inverse = {"logit": expit, "probit": __import__("scipy.stats").stats.norm.cdf,
+               "cloglog": lambda eta: -np.expm1(-np.exp(eta))}
+    for link, F in inverse.items():
+        tree = bliss.predict(NEW_DOSES, link)
+        mu = tree["predictions"]["mu"].values
+        f = bliss.fits[link]
+        alpha, beta = draws(f.idata, "alpha"), draws(f.idata, "beta")
+        expected = F(alpha[:, None] + beta.reshape(alpha.shape)[:, None]
+                     * NEW_DOSES["dose"].to_numpy())
+        np.testing.assert_allclose(mu.reshape(-1, 3), expected, atol=2e-4)
+        killed = tree["predictions"]["killed"].values
+        assert killed.shape == mu.shape and (killed >= 0).all() and (killed <= 60).all()
+        # E(y) = n E(p): the draws' mean within 4 Monte Carlo standard errors
+        se = killed.std() / np.sqrt(killed.size) * 3   # autocorrelated draws: x 3
+        assert abs(killed.mean() - 60 * mu.mean()) < 4 * se + 0.05
+        constant = tree["predictions_constant_data"]
+        assert list(constant["dose"].values) == list(NEW_DOSES["dose"])
+        assert not constant["new_group"].values.any()
+
+
+@pytest.mark.slow
+def test_predictions_table_names_and_shape(bliss):
+    table = bliss.add_predictions(NEW_DOSES)
+    stats = ["mean", "sd", "q5", "q50", "q95"]
+    assert list(table.columns) == (["row", "fit", "new group", "dose"]
+                                   + [f"killed {s}" for s in stats]
+                                   + [f"probability {s}" for s in stats])
+    assert len(table) == 3 * len(beetles.LINKS)
+    assert set(table["fit"]) == set(beetles.LINKS)
+    assert ((table["probability q5"] <= table["probability q50"])
+            & (table["probability q50"] <= table["probability q95"])).all()
+    assert ">Predictions</h2>" in bliss.report().render()
+
+
+def test_unseen_level_missing_column_and_blank_cells_are_named():
+    frame = pd.DataFrame({"y": [1.0, 2.0, 3.5, 4.0, 2.2, 3.1],
+                          "x": [0.1, 0.5, 0.9, 1.3, 0.2, 0.7],
+                          "c": ["a", "b", "a", "b", "a", "b"],
+                          "g": ["p", "q", "r", "p", "q", "r"]})
+    d = formula.design(frame, "y ~ x + C(c) + (1 | g)", family="gaussian")
+    rows = formula.new_rows(d, pd.DataFrame({"x": [0.3, 0.4], "c": ["b", "a"],
+                                             "g": ["q", "new county"]}), "new.csv")
+    assert list(rows.groups[0][0]) == [2, 0] and list(rows.new_group) == [False, True]
+    np.testing.assert_array_equal(rows.X, [[0.3, 1.0], [0.4, 0.0]])
+    with pytest.raises(DataError, match=r"new.csv, row 2 \(line 3\), column 'c' "
+                       r"\(value 'z'\): is a level the fitted data never had"):
+        formula.new_rows(d, pd.DataFrame({"x": [0.3, 0.4], "c": ["a", "z"],
+                                          "g": ["p", "p"]}), "new.csv")
+    with pytest.raises(DataError, match=r"new.csv: no column\(s\) 'x'"):
+        formula.new_rows(d, pd.DataFrame({"c": ["a"], "g": ["p"]}), "new.csv")
+    with pytest.raises(DataError, match=r"row 1 \(line 2\), column 'x'.*is empty"):
+        formula.new_rows(d, pd.DataFrame({"x": [np.nan], "c": ["a"], "g": ["p"]}),
+                         "new.csv")
+    with pytest.raises(DataError, match=r"column 'x' \(value 'high'\): is not a number"):
+        formula.new_rows(d, pd.DataFrame({"x": ["high"], "c": ["a"], "g": ["p"]}),
+                         "new.csv")
+
+
+def test_binomial_rows_need_their_trials():
+    d = beetles.notes_design(beetles.load())
+    with pytest.raises(DataError, match=r"no column\(s\) 'exposed' \(the trials\)"):
+        formula.new_rows(d, NEW_DOSES[["dose"]], "new.csv")
+    with pytest.raises(DataError, match=r"row 2 .*column 'exposed'.*at least 1"):
+        formula.new_rows(d, NEW_DOSES.assign(exposed=[60, 0, 60]), "new.csv")
+
+
+def test_predict_is_refused_where_nothing_predicts(tmp_path, capsys):
+    new = tmp_path / "new.csv"
+    new.write_text("y,sigma\n1,2\n")
+    out = tmp_path / "schools.html"
+    from pystan_models import schools
+    assert schools.main(["--predict", str(new), "--output", str(out)]) == 2
+    assert "schools has no covariates or groups to predict from" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_bad_new_rows_stop_before_sampling(tmp_path, capsys, monkeypatch):
+    new = tmp_path / "new.csv"
+    new.write_text("dose,exposed\n1.7,60\n1.8,\n")
+    monkeypatch.setattr(beetles, "analyse", lambda **kw: pytest.fail("sampled"))
+    assert beetles.main(["--predict", str(new), "--output",
+                         str(tmp_path / "b.html")]) == 2
+    err = capsys.readouterr().err
+    assert f"{new}, row 2 (line 3), column 'exposed'" in err and "is empty" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_a_saved_run_keeps_its_predictions(tmp_path, capsys):
+    new = tmp_path / "doses.csv"
+    NEW_DOSES.to_csv(new, index=False)
+    out = tmp_path / "b.html"
+    args = ["--chains", "2", "--iter-warmup", "300", "--iter-sampling", "300",
+            "--quiet", "--predict", str(new)]
+    assert beetles.main([*args, "--save", str(tmp_path / "run"), "--output",
+                         str(out)]) == 0
+    saved = pd.read_csv(tmp_path / "b-predictions.csv")
+    assert beetles.main(["--from", str(tmp_path / "run"), "--predict", str(new),
+                         "--output", str(tmp_path / "again.html")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "again-predictions.csv"),
+                                  saved)
+    other = tmp_path / "other.csv"
+    NEW_DOSES.assign(dose=[1.72, 1.8, 1.9]).to_csv(other, index=False)
+    capsys.readouterr()
+    assert beetles.main(["--from", str(tmp_path / "run"), "--predict", str(other),
+                         "--output", str(tmp_path / "third.html")]) == 2
+    assert "holds the predictions of the rows it was saved with" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "third.html").exists()
+
+
+def _simulated_groups(seed: int = 20261202, groups: int = 40, rows: int = 100,
+                      tau: float = 0.5, sigma: float = 1.0) -> pd.DataFrame:
+    """y = 1 + 0.5 x + u_g + e, u_g ~ N(0, tau^2), e ~ N(0, sigma^2): ``rows`` rows
+    in each of ``groups`` groups (fixed seed)."""
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(groups), rows)
+    x = rng.normal(size=len(g))
+    u = rng.normal(0, tau, groups)
+    return pd.DataFrame({"y": 1 + 0.5 * x + u[g] + rng.normal(0, sigma, len(g)),
+                         "x": x, "g": [f"g{k}" for k in g]})
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """Half of each of 40 groups fitted by radon's formula path, the other half
+    (2,000 rows) held out, and 10 groups the fit never saw (500 rows)."""
+    data = _simulated_groups(groups=50)
+    seen = data["g"].isin([f"g{k}" for k in range(40)])
+    first = data.groupby("g").cumcount() < 50
+    from pystan_models import radon
+    r = radon.analyse(data[seen & first], formula="y ~ x + (1 | g)",
+                      **{**SHORT, "iter_sampling": 1000})
+    return r, data[seen & ~first], data[~seen]
+
+
+@pytest.mark.slow
+def test_held_out_rows_are_covered_at_the_nominal_rate(held_out):
+    """The 90% predictive interval covers between 85% and 95% of 2,000 held-out
+    rows of the groups fitted, and of the 500 rows of new groups."""
+    r, known, new = held_out
+    for rows, name in ((known, "known groups"), (new, "new groups")):
+        table = r.add_predictions(rows.drop(columns="y"))
+        table = table[table["fit"] == "formula"]
+        assert table["new group"].all() == (name == "new groups")
+        inside = ((rows["y"].to_numpy() >= table["y q5"].to_numpy())
+                  & (rows["y"].to_numpy() <= table["y q95"].to_numpy()))
+        assert 0.85 <= inside.mean() <= 0.95, f"{name}: {inside.mean():.3f} covered"
+
+
+@pytest.mark.slow
+def test_new_groups_are_wider_by_the_group_sd(held_out):
+    """Var(y_new | new group) - Var(y_new | known group) = E(tau^2) - E(Var(u_g |
+    data)) in expectation; the predictive variances, averaged over rows, agree with
+    the draws' tau and group effects to 10% of tau^2."""
+    r, known, new = held_out
+    f = r.fits["formula"]
+    var = {}
+    for rows, name in ((known, "known"), (new, "new")):
+        tree = r.predict(rows.drop(columns="y"))
+        var[name] = tree["predictions"]["y"].var(("chain", "draw")).mean().item()
+    post = f.idata["posterior"]
+    tau2 = (post["sigma_gamma"] ** 2).mean().item()        # one cluster: 1|g
+    u_var = post["gamma"].var(("chain", "draw")).mean().item()
+    assert abs((var["new"] - var["known"]) - (tau2 - u_var)) < 0.1 * tau2
+
+
+def _new_rows(frame: pd.DataFrame, group: str | None) -> pd.DataFrame:
+    """The first two rows of an example's data, and the first again in a group the
+    data does not have (when the example has groups)."""
+    rows = frame.head(2).copy()
+    if group is not None:
+        new = frame.head(1).copy()
+        new[group] = 10_000 if pd.api.types.is_numeric_dtype(frame[group]) else "new"
+        rows = pd.concat([rows, new], ignore_index=True)
+    return rows
+
+
+TINY = dict(chains=2, iter_warmup=200, iter_sampling=200, seed=3, quiet=True)
+EXAMPLES = {   # example: (its data, read as the user would, and its group column)
+    "counts": ("epilepsy.csv", "patient"), "probit": ("seeds.csv", None),
+    "separation": ("endometrial.csv", None), "rats": ("rats.csv", "rat"),
+    "icc": ("radon_mn.csv", "county"), "radon": ("radon_mn.csv", "county"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_every_example_predicts_from_its_fits(name):
+    """Each example's predicting fits give a row per new row and fit, intervals in
+    order, and a new group's row a wider interval than the same row in its group."""
+    import importlib
+    from pystan_models.data import data_file
+    module = importlib.import_module(f"pystan_models.{name}")
+    file, group = EXAMPLES[name]
+    rows = _new_rows(pd.read_csv(data_file(file)), group)
+    r = module.analyse(**({"iter_warmup": 200, **TINY} if name != "rats" else TINY))
+    table = r.add_predictions(rows)
+    fits = r.extras["predictor"].fits if not isinstance(r.extras["predictor"], list) \
+        else [f for p in r.extras["predictor"] for f in p.fits if f.startswith("epil")]
+    assert list(dict.fromkeys(table["fit"])) == fits
+    assert len(table) == len(rows) * len(fits)
+    stats = [c for c in table.columns if c.endswith((" q5", " q50", " q95"))]
+    values = table[stats].to_numpy(float)
+    assert np.isfinite(values).all()
+    assert (values[:, 0] <= values[:, 1]).all() and (values[:, 1] <= values[:, 2]).all()
+    assert list(table["new group"]) == ([False, False] + [True] * (group is not None)
+                                        ) * len(fits)
+    if group is not None:
+        expected = [c for c in table.columns if c.endswith(" sd")][1]
+        for fit, t in table.groupby("fit"):
+            if fit in ("complete", "epilepsy: Poisson"):   # no group term
+                continue
+            assert t[expected].iloc[2] > t[expected].iloc[0], fit
