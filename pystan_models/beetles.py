@@ -451,13 +451,13 @@ def analyse(data=None, *, formula: str | None = None, dropna: bool = False,
                 "fitted": fitted_table(frame, fits), "loo": loo},
         answer=text, problems=[f"{k}: {p}" for k, f in fits.items() for p in f.problems],
         data={"beetles": frame}, extras={"loo_notes": loo_notes,
-                                         "predictor": _predictor(notes_design(frame))})
+                                         "predictor": lambda: _predictor(notes_design(frame))})
 
 
 def notes_design(frame: pd.DataFrame) -> formulas.Design:
     """The notes' data as the design of :data:`NOTES_FORMULA` (X = dose, as the
     notes' fits have it)."""
-    return formulas.design(frame, NOTES_FORMULA, family="binomial",
+    return formulas.design(frame, NOTES_FORMULA, family="binomial", check_rank=False,
                            source=frame.attrs.get("source", datasets.FRAME))
 
 

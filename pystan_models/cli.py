@@ -107,7 +107,7 @@ def check_output(path: Path | str, inputs=()) -> Path:
 
 
 def rebuilt(p: argparse.ArgumentParser, args: argparse.Namespace, name: str,
-            new: "pd.DataFrame | None" = None):
+            new=None):
     """``--from DIR``: the saved run's Results (with the predictions of ``new``,
     which it must have been saved with); only --output, --quiet and --predict may
     be given beside it (the rest are the saved run's)."""

@@ -663,7 +663,7 @@ def analyse(roaches=None, epilepsy=None, *, data=None, formula=None, exposure=No
         answer=text,
         problems=[f"{label}: {p}" for label, f in fits.items() for p in f.problems],
         data=frames, extras={"roaches_loo_notes": r_notes, "epilepsy_loo_notes": e_notes,
-                             "predictor": _notes_predictors(r_frame, e_frame)})
+                             "predictor": lambda: _notes_predictors(r_frame, e_frame)})
 
 
 # the notes' models as formulas: how --predict reads new rows for the notes' fits
@@ -677,7 +677,7 @@ def _notes_predictors(r_frame: pd.DataFrame, e_frame: pd.DataFrame
     """New rows of either data set: the roaches' columns (with exposure2) or the
     epilepsy data's (a patient not in the data is a new patient)."""
     def design(frame, formula, **kw):
-        return formulas.design(frame, formula, family="poisson",
+        return formulas.design(frame, formula, family="poisson", check_rank=False,
                                source=frame.attrs.get("source", datasets.FRAME), **kw)
     return [_predictor(design(r_frame, ROACHES_FORMULA, exposure="exposure2"),
                        [f"roaches: {m}" for m in ROACH_MODELS], "roaches"),

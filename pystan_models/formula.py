@@ -80,13 +80,15 @@ class Design:
 
 def design(frame: pd.DataFrame, formula: str, *, family: str, source: str = FRAME,
            exposure: str | None = None, trials: str | None = None,
-           dropna: bool = False) -> Design:
+           dropna: bool = False, check_rank: bool = True) -> Design:
     """Validate ``frame`` against ``formula`` and build the :class:`Design`.
 
     family: "gaussian"; "binomial" (``p(successes, trials) ~ ...``, a count response
     with ``trials=`` a column, or a 0/1 response); "bernoulli" (0/1); "poisson"
     (counts, with ``exposure=`` a column of positive values).  ``dropna`` drops the
-    rows with an empty cell in a used column instead of failing."""
+    rows with an empty cell in a used column instead of failing; ``check_rank=False``
+    skips the full-rank check (the notes' models as formulas, which read new rows
+    for predictions: the notes' data have their own checks)."""
     if family not in FAMILIES:
         raise PystanModelsError(f"family must be one of {', '.join(FAMILIES)}, "
                                 f"not {family!r}")
@@ -175,7 +177,8 @@ def design(frame: pd.DataFrame, formula: str, *, family: str, source: str = FRAM
         names = [lab for t in dm.common.terms.values() for lab in t.labels]
     for j, name in enumerate(names):
         fail(name, ~np.isfinite(full[:, j]), "is not a finite number", full[:, j])
-    _check_rank(full, names, source)
+    if check_rank:     # off for a design that only reads new rows (predictions)
+        _check_rank(full, names, source)
     intercept = dm.common is not None and "Intercept" in dm.common.terms
     X = full[:, 1:] if intercept else full
     def sd(a, axis=None):

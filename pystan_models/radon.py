@@ -38,7 +38,7 @@ import statsmodels.formula.api as smf
 
 from . import centring, cli, formula, predict, programs, report
 from .data import FRAME, Column, check_rows, data_file, prepare, read_table
-from .errors import DataError
+from .errors import DataError, PystanModelsError
 from .fitting import (LOO_NOTE, MCSE_NOTE, Fit, RunOptions, efficiency_table, loo_compare,
                       run_options, sample, say, stacked)
 from .results import Results
@@ -704,7 +704,7 @@ def analyse(data=None, *, figure_counties=FIGURE_COUNTIES, formula: str | None =
         data={"radon": frame},
         extras={"figure_counties": names, "loo_notes": loo_notes,
                 "gamma_gap": gamma_gap(fits["uranium"], marginal),
-                "predictor": notes_predictor(frame)})
+                "predictor": lambda: notes_predictor(frame)})
 
 
 # --- predictions for new houses (--predict) -----------------------------------
@@ -742,7 +742,7 @@ def notes_predictor(frame: pd.DataFrame) -> predict.Predictor:
     """Complete pooling, varying intercepts, + uranium and + floor slopes predict:
     X_pred the model's columns of (floor, log_uranium); Z_pred the county's
     intercept (column county) and floor slope (column J + county)."""
-    d = formula.design(frame, NOTES_FORMULA, family="gaussian",
+    d = formula.design(frame, NOTES_FORMULA, family="gaussian", check_rank=False,
                        source=frame.attrs.get("source", FRAME))
     J = len(d.groups[0].levels)
 

@@ -595,7 +595,6 @@ def analyse(data=None, *, formula: str | None = None, dropna: bool = False,
     terms = None
     if formula is None:
         frame, hyper = load(data), HYPER
-        d = notes_design(frame)
     else:
         frame, terms, d = user_data(data, formula, dropna)
         hyper = user_hyper(frame, prior_scale)
@@ -621,7 +620,8 @@ def analyse(data=None, *, formula: str | None = None, dropna: bool = False,
                 "efficiency": eff, "hyperparameters": hyper_table(),
                 "inits": inits_table(inits)},
         answer=text, problems=[f"{k}: {p}" for k, f in fits.items() for p in f.problems],
-        data={"rats": frame}, extras={"predictor": _predictor(d)})
+        data={"rats": frame},
+        extras={"predictor": lambda: _predictor(notes_design(frame))})
 
 
 # the notes' model as a formula: how --predict reads new weighings (a rat not in
@@ -630,7 +630,7 @@ NOTES_FORMULA = "weight ~ age_days + (age_days | rat)"
 
 
 def notes_design(frame: pd.DataFrame) -> formulas.Design:
-    return formulas.design(frame, NOTES_FORMULA, family="gaussian",
+    return formulas.design(frame, NOTES_FORMULA, family="gaussian", check_rank=False,
                            source=frame.attrs.get("source", FRAME))
 
 

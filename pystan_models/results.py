@@ -128,6 +128,8 @@ class Results:
         from . import predict
         from .data import read_table
         p = self.extras.get("predictor")
+        if callable(p):    # the notes' analyses build theirs when first asked
+            p = self.extras["predictor"] = p()
         if p is None:
             raise PystanModelsError(f"{self.example} has no covariates or groups to "
                                     f"predict from")

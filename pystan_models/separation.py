@@ -487,7 +487,7 @@ def analyse(data=None, *, formula: str | None = None, dropna: bool = False,
         data={"endometrial": frame},
         extras={"numbers": n, "cells": cells, "glm_warnings": ml["glm_warnings"],
                 "logit_warnings": ml["logit_warnings"],
-                "predictor": _predictor(notes_design(frame), list(PRIORS))})
+                "predictor": lambda: _predictor(notes_design(frame), list(PRIORS))})
 
 
 # the notes' model as a formula: how --predict reads new patients (X = nv, pi, eh)
@@ -495,7 +495,7 @@ NOTES_FORMULA = "hg ~ nv + pi + eh"
 
 
 def notes_design(frame: pd.DataFrame) -> formula.Design:
-    return formula.design(frame, NOTES_FORMULA, family="bernoulli",
+    return formula.design(frame, NOTES_FORMULA, family="bernoulli", check_rank=False,
                           source=frame.attrs.get("source", FRAME))
 
 
