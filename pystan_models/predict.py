@@ -60,7 +60,7 @@ class Predictor:
     become that fit's ``*_pred`` data), and what the expected value is called."""
     design: formula.Design = field(repr=False)
     inputs: dict[str, Callable[[formula.NewRows], dict]]
-    expected: str = "mean"          # "probability", "rate", "mean"
+    expected: str = "mu"            # "probability", "rate", "mu" (the mean)
     outcome: str | None = None      # the outcome's name (default: the response's)
     label: str = ""                 # which data set, where an example fits several
     # added to a fit's draws: a fit to y - shift (icc's and radon's formula paths)

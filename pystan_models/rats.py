@@ -644,7 +644,7 @@ def predictor(data=None, *, formula: str | None = None, dropna: bool = False,
 def _predictor(d: formulas.Design) -> predict.Predictor:
     """The NUTS fit of rats_conjugate predicts (the Gibbs sampler has no program,
     the marginal program no new rows)."""
-    return predict.Predictor(d, {"NUTS": predict.standard_inputs}, "mean")
+    return predict.Predictor(d, {"NUTS": predict.standard_inputs})
 
 
 def _user_results(frame, terms: Terms, hyper, prior_scale, opts, fits, inits

@@ -517,13 +517,12 @@ def add_predictions(rep: "Report", predictions: pd.DataFrame, source: str) -> No
     if new.any():
         width = predictions[f"{outcome} q95"] - predictions[f"{outcome} q5"]
         first = predictions["fit"] == fits[0]
+        known = (f" against {width[first & ~new].median():.3g} for rows of known "
+                 f"groups" if (~new[first]).any() else "")
         text += (f" {int(new[first].sum())} row(s) have a group the data did not "
                  f"(new group): their group effect is drawn from the population "
-                 f"distribution, so their intervals are wider (median 90% width "
-                 f"{width[first & new].median():.3g} against "
-                 + (f"{width[first & ~new].median():.3g} for known groups, "
-                    if (~new[first]).any() else "")
-                 + f"{fits[0]}).")
+                 f"distribution, which widens their intervals (median 90% width "
+                 f"{width[first & new].median():.3g}{known}, {fits[0]}).")
     shown = predictions.head(PREDICTIONS_SHOWN * len(fits)) if len(fits) == 1 else \
         predictions.groupby("fit", sort=False).head(PREDICTIONS_SHOWN)
     more = (f" The table shows the first {PREDICTIONS_SHOWN} rows per fit; the CSV "
