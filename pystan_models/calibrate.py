@@ -82,11 +82,14 @@ def stream(settings: Settings, i: int) -> np.random.Generator:
     return np.random.default_rng([zlib.crc32(settings.program.encode()), settings.seed, i])
 
 
-def replicate(target: Target, settings: Settings, i: int, exe: str | None = None) -> dict:
+def replicate(target: Target, settings: Settings, i: int, exe: str | None = None,
+              fields: tuple[str, ...] | None = None) -> dict:
     """One replication, as a task: simulate, fit, rank.  A failed fit is a record
     with its reason, not an exception (Dask would retry it; it would fail again).
     ``exe``: the compiled program, when the client compiled it for local workers;
-    otherwise the worker compiles it through its own (hash-keyed) cache."""
+    otherwise the worker compiles it through its own (hash-keyed) cache.  ``fields``:
+    the program's prediction fields, read by the client (a worker may not see the
+    client's program files), left empty."""
     rng = stream(settings, i)
     truth, data = target.simulate(rng)
     fit_seed = int(rng.integers(0, 2**31 - 1))
@@ -97,7 +100,10 @@ def replicate(target: Target, settings: Settings, i: int, exe: str | None = None
             draws = {k: np.asarray(v)[::settings.thin] for k, v in chains.items()}
             divergent = 0
         else:
-            draws, divergent = _nuts(target, settings, data, fit_seed, exe)
+            draws, divergent = _nuts(target, settings,
+                                     programs.with_no_predictions(target.program, data,
+                                                                  fields),
+                                     fit_seed, exe)
     except Exception as exc:   # CmdStan's error, a time-out: the replication failed
         return {"replication": i, "failed": f"{type(exc).__name__}: {exc}"[:500]}
     ranks = {name: int((np.asarray(draws[name]) < truth[name]).sum())
@@ -112,8 +118,7 @@ def _nuts(target: Target, settings: Settings, data: dict, seed: int, exe: str | 
     else:
         model = cmdstanpy.CmdStanModel(exe_file=exe)
     with programs.cmdstanpy_log_level(logging.CRITICAL):   # a worker's log stays quiet
-        fit = model.sample(data=programs.with_no_predictions(target.program, data),
-                           chains=1, iter_warmup=settings.warmup,
+        fit = model.sample(data=data, chains=1, iter_warmup=settings.warmup,
                            iter_sampling=settings.draws * settings.thin,
                            thin=settings.thin, seed=seed, show_progress=False,
                            timeout=settings.timeout)
@@ -160,14 +165,17 @@ def run(jobs: list[tuple[Target, Settings, int]], client, record: Callable[[str,
     if compile_here is None:
         compile_here = _is_local(client)
     exes: dict[str, str | None] = {}
+    fields: dict[str, tuple[str, ...]] = {}
     for target, _, _ in jobs:
         if target.program not in exes:
             exes[target.program] = (programs.load(target.program, quiet=True).exe_file
                                     if target.sampler is None and compile_here else None)
+            fields[target.program] = (programs.prediction_fields(target.program)
+                                      if target.sampler is None else ())
     futures = {}
     for target, settings, i in jobs:
         future = client.submit(replicate, target, settings, i, exes[target.program],
-                               key=f"sbc-{target.program}-{settings.seed}-{i}", pure=False)
+                               fields[target.program], key=f"sbc-{target.program}-{settings.seed}-{i}", pure=False)
         futures[future] = (target.program, i)
     bar = tqdm(total=len(futures), disable=not progress, unit="fit", desc="SBC")
     for future in as_completed(futures):

@@ -91,10 +91,12 @@ def prediction_fields(name: str) -> tuple[str, ...]:
     return tuple(_PRED_FIELD.findall(block))
 
 
-def with_no_predictions(name: str, data: dict) -> dict:
-    """``data`` with the program's prediction fields set to no rows (``N_pred =
-    0``, empty arrays) where the caller gave none, as every fit samples."""
-    missing = [f for f in prediction_fields(name) if f not in data]
+def with_no_predictions(name: str, data: dict, fields=None) -> dict:
+    """``data`` with the program's prediction fields (``fields``, default: read
+    from its file) set to no rows (``N_pred = 0``, empty arrays) where the caller
+    gave none, as every fit samples."""
+    fields = prediction_fields(name) if fields is None else fields
+    missing = [f for f in fields if f not in data]
     return {**data, **{f: 0 if f == "N_pred" else [] for f in missing}} if missing \
         else data
 
