@@ -87,8 +87,8 @@ def prediction_fields(name: str) -> tuple[str, ...]:
     """The data fields of program ``name`` for rows to predict (``N_pred``,
     ``X_pred``, ...: :mod:`pystan_models.predict`), in the order declared."""
     text = stan_file(name).read_text()
-    block = text[text.index("data {"):text.index("\n}", text.index("data {"))]
-    return tuple(_PRED_FIELD.findall(block))
+    block = re.search(r"^data \{(.*?)^\}", text, re.M | re.S)
+    return tuple(_PRED_FIELD.findall(block.group(1))) if block else ()   # no data
 
 
 def with_no_predictions(name: str, data: dict, fields=None) -> dict:
