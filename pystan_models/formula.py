@@ -77,6 +77,13 @@ class Design:
     exposure: str | None = None
     matrices: object = field(default=None, repr=False, compare=False)
 
+    @property
+    def needs(self) -> list[str]:
+        """The columns a new row must have: the terms' inputs, the trials and
+        exposure columns."""
+        return list(self.inputs) + [c for c in (self.trials_from, self.exposure)
+                                    if isinstance(c, str) and c not in self.inputs]
+
 
 def design(frame: pd.DataFrame, formula: str, *, family: str, source: str = FRAME,
            exposure: str | None = None, trials: str | None = None,
@@ -431,7 +438,7 @@ def new_rows(design: Design, frame: pd.DataFrame, source: str = FRAME) -> NewRow
     if frame.empty:
         raise DataError(f"{source}: no rows to predict")
     counts = [c for c in (design.trials_from, design.exposure) if isinstance(c, str)]
-    need = list(design.inputs) + [c for c in counts if c not in design.inputs]
+    need = design.needs
     missing = [c for c in need if c not in frame.columns]
     if missing:
         what = {design.trials_from: "the trials", design.exposure: "the exposure"}

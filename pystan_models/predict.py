@@ -73,9 +73,7 @@ class Predictor:
     @property
     def needs(self) -> list[str]:
         """The columns a row to predict must have."""
-        d = self.design
-        return list(d.inputs) + [c for c in (d.trials_from, d.exposure)
-                                 if isinstance(c, str) and c not in d.inputs]
+        return self.design.needs
 
     def rows(self, frame: pd.DataFrame, source: str) -> formula.NewRows:
         return formula.new_rows(self.design, frame, source)
