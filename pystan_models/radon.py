@@ -41,6 +41,7 @@ from .data import FRAME, Column, check_rows, data_file, prepare, read_table
 from .errors import DataError, PystanModelsError
 from .fitting import (LOO_NOTE, MCSE_NOTE, Fit, RunOptions, efficiency_table, loo_compare,
                       run_options, sample, say, stacked)
+from .predictive import replicate
 from .results import Results
 
 DATA = data_file("radon_mn.csv")
@@ -56,6 +57,9 @@ MODELS = {
     "uranium": "varying intercepts + county uranium",
     "slopes": "varying intercepts and floor slopes + county uranium",
 }
+# the fits the report's predictive checks show: the baseline, and the two models of
+# county intercepts (the others' replicated densities look the same)
+NOTES_PPC = ("complete", "intercepts", "uranium")
 # Gelman & Hill (2007) figure 12.4: small to large counties.
 FIGURE_COUNTIES = ["LAC QUI PARLE", "AITKIN", "KOOCHICHING", "DOUGLAS", "CLAY",
                    "STEARNS", "RAMSEY", "ST LOUIS"]
@@ -302,6 +306,15 @@ def fit_model(frame: pd.DataFrame, model: str, opts: RunOptions, *,
 def fit_all(frame: pd.DataFrame, opts: RunOptions, models=tuple(MODELS)
             ) -> dict[str, RadonFit]:
     return {m: fit_model(frame, m, opts) for m in models}
+
+
+def with_replicates(f: RadonFit, opts: RunOptions) -> RadonFit:
+    """``f`` with replicated log radon for its draws (the program's y_rep, by
+    generate_quantities on the same draws), for the report's predictive checks."""
+    (name, y), = f.spec["observed"].items()
+    g = replicate(f, f.spec["data"], {name: y}, opts.seed,
+                  extra_data={"log_lik_only": 0})
+    return RadonFit(**{**vars(g), "design": f.design, "nested": f.nested})
 
 
 def coefficients(f: RadonFit) -> pd.DataFrame:
@@ -670,6 +683,8 @@ def analyse(data=None, *, figure_counties=FIGURE_COUNTIES, formula: str | None =
         figure_counties = figure_counties.split(",")
     names = check_counties(frame, [c.strip() for c in figure_counties if c.strip()])
     fits = fit_all(frame, opts)
+    for k in NOTES_PPC:    # replicates after sampling: the timings stay as sampled
+        fits[k] = with_replicates(fits[k], opts)
     say(opts, "nested cluster means: slopes model again")
     nested = fit_model(frame, "slopes", opts, nested=True, pointwise=False)
     marginal = fit_marginal(frame, opts)
@@ -1083,6 +1098,7 @@ def nested_table(vague: RadonFit, nested: RadonFit) -> pd.DataFrame:
 # varying coefficients, lme4's (1 + ses || school).  Priors are rstanarm's defaults
 # on standardised predictors (see user_priors).
 FORMULA_FIT, POOLED_FIT, USER_MARGINAL = "formula", "complete pooling", "formula, marginal"
+PPC_FITS = (*NOTES_PPC, FORMULA_FIT, POOLED_FIT)
 
 
 @dataclass
@@ -1227,7 +1243,7 @@ def fit_user(um: UserModel, opts: RunOptions, scales: dict[str, float]) -> Radon
     """Sample the program on ``um``'s standardised design and put the draws on the
     user's scale (R-hat and ESS, judged before, do not change under it)."""
     d = um.d
-    data = stan_data(um.fd.y - um.shift, d, **scales)
+    data = stan_data(um.fd.y - um.shift, d, y_rep=True, **scales)
     main = (["beta"] if um.fixed else []) + (["alpha_free"] if um.free else []) + (
         ["sigma_gamma"] if d.has_mean else []) + ["sigma"]
     f = sample(PROGRAM, data, opts, main=main, observed={"y": um.fd.y - um.shift},
@@ -1278,6 +1294,9 @@ def user_scale(f: Fit, um: UserModel) -> None:
         f.main[:] = ["beta"] + [v for v in f.main if v != "beta"
                                 and (v != "alpha_free" or keep)]
     f.idata["posterior"] = post
+    for group in ("posterior_predictive", "observed_data"):   # y, not y - shift
+        if group in f.idata.children:
+            f.idata[group] = f.idata[group].to_dataset() + um.shift
     f.summaries.clear()
 
 
@@ -1316,6 +1335,9 @@ def user_marginal(um: UserModel, opts: RunOptions, scales: dict[str, float]) -> 
         post["beta"] = (post["beta"].dims, slopes)
         post["alpha"] = post["alpha"] + um.shift - slopes @ um.x_mean
     f.idata["posterior"] = post
+    for group in ("posterior_predictive", "observed_data"):   # y, not y - shift
+        if group in f.idata.children:
+            f.idata[group] = f.idata[group].to_dataset() + um.shift
     f.summaries.clear()
     return f
 

@@ -60,13 +60,8 @@ def test_report_reads_and_renders(reports, name, tmp_path):
     assert hi - lo > 100, "the page rendered text and figures, not a blank screen"
 
 
-# radon's general program crashes CmdStan 2.27's standalone generated quantities
-# (segfault), so its fits have no replicates to check yet
-CHECKED = [name for name in EXAMPLES if name != "radon"]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", CHECKED)
+@pytest.mark.parametrize("name", EXAMPLES)
 def test_report_has_predictive_checks(reports, name):
     html = (reports / f"{name}.html").read_text()
     section = html[html.index(">Predictive checks</h2>"):]
