@@ -1,4 +1,5 @@
-"""``python -m pystan_models``: list the examples, or install CmdStan."""
+"""``python -m pystan_models``: list the examples, install CmdStan, compile the
+programs ahead of time, or run every example."""
 from __future__ import annotations
 
 import argparse
@@ -22,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
                       help="use cmdstanpy's installer (latest release; needs internet) "
                            "instead of the CmdStan 2.27.0 source on PyPI")
     inst.add_argument("--version", help="with --from-github: the CmdStan version")
+    comp = sub.add_parser("compile", help="compile every program now (installing CmdStan "
+                          "if there is none), several at once, so no example waits")
+    comp.add_argument("programs", nargs="*", metavar="PROGRAM",
+                      help="only these (default: every program in stan/)")
     every = sub.add_parser("all", help="run every example, then write reports/index.html")
     every.add_argument("--quick", action="store_true", help="short chains (smoke check)")
     every.add_argument("--seed", type=int, help="seed for every example")
@@ -34,6 +39,17 @@ def main(argv: list[str] | None = None) -> int:
         matplotlib.use("Agg")   # a command-line run draws to files only
         return guarded(lambda: run_all(args.examples or list(EXAMPLES), args.output_dir,
                                        args.quick, args.seed))
+    if args.command == "compile":
+        from . import programs
+        from .resources import STAN_DIR
+        names = args.programs or sorted(p.stem for p in STAN_DIR.glob("*.stan"))
+
+        def build() -> int:
+            cmdstan.ensure_cmdstan()
+            programs.compile_all(names)
+            print(f"{len(names)} programs ready in the compile cache")
+            return 0
+        return guarded(build)
     if args.command == "install-cmdstan":
         if args.version and not args.from_github:
             print(f"error: --version {args.version} needs --from-github: the package "
@@ -54,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in EXAMPLES.items():
         print(f"  {name:<12} {text}")
     print("\nOther commands:\n  python -m pystan_models all [--quick]       every example, "
-          "then reports/index.html\n  python -m pystan_models install-cmdstan [--from-github]")
+          "then reports/index.html\n  python -m pystan_models install-cmdstan [--from-github]"
+          "\n  python -m pystan_models compile [PROGRAM ...]   compile ahead of time")
     return 0
 
 
