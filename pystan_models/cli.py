@@ -108,9 +108,9 @@ def check_output(path: Path | str, inputs=()) -> Path:
 
 def rebuilt(p: argparse.ArgumentParser, args: argparse.Namespace, name: str,
             new=None):
-    """``--from DIR``: the saved run's Results (with the predictions of ``new``,
-    which it must have been saved with); only --output, --quiet and --predict may
-    be given beside it (the rest are the saved run's)."""
+    """``--from DIR``: the saved run's Results (with the predictions of ``new``, on
+    its saved draws); only --output, --quiet and --predict may be given beside it
+    (the rest are the saved run's)."""
     from . import runs
     given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
              if k not in ("from_dir", "output", "quiet", "predict")
@@ -118,7 +118,7 @@ def rebuilt(p: argparse.ArgumentParser, args: argparse.Namespace, name: str,
     if given:
         raise PystanModelsError(f"--from {args.from_dir} rebuilds the saved run with its "
                                 f"own options; {', '.join(given)} cannot be given with it "
-                                "(only --output and --quiet)")
+                                "(only --output, --quiet and --predict)")
     example = runs.read_run(args.from_dir)["example"]
     if example != name:
         raise PystanModelsError(f"{args.from_dir} is a saved run of {example}, not "

@@ -100,6 +100,10 @@ class Fit:
     # how :func:`sample` was called (program, Stan data, observed, coords, dims,
     # y_rep), so the engine can run the same program again with prior_only = 1
     spec: dict | None = field(default=None, repr=False, compare=False)
+    # the posterior as sampled, where the draws the fit holds are rescaled or were
+    # read from a saved run (whose example rescales them in place): what
+    # generated quantities run on when there are no CmdStan files (generated.py)
+    as_sampled: xr.Dataset | None = field(default=None, repr=False, compare=False)
 
     def stat(self, name: str) -> np.ndarray | None:
         """The sampler statistic ``name`` (ArviZ's names: ``diverging``,
@@ -181,8 +185,12 @@ def replayable(name: str):
     def wrap(sampler):
         @functools.wraps(sampler)
         def call(*args, **kwargs):
+            def rerun(data, opts: RunOptions, **kw) -> Fit:   # other run options only
+                def swap(v):
+                    return opts if isinstance(v, RunOptions) else v
+                return sampler(*map(swap, args), **{k: swap(v) for k, v in kwargs.items()})
             return engine_call(name, {"args": args, "kwargs": kwargs},
-                               lambda: sampler(*args, **kwargs))
+                               lambda: sampler(*args, **kwargs), rerun=rerun)
         return call
     return wrap
 

@@ -22,7 +22,6 @@ ArviZ's ``predictions`` and ``predictions_constant_data`` groups.
 """
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -31,9 +30,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import formula, programs
-from .errors import DataError, PystanModelsError
+from . import formula
+from .errors import DataError
 from .fitting import Fit
+from .generated import generated
 
 QUANTILES = (0.05, 0.5, 0.95)
 
@@ -65,6 +65,9 @@ class Predictor:
     label: str = ""                 # which data set, where an example fits several
     # added to a fit's draws: a fit to y - shift (icc's and radon's formula paths)
     shifts: dict[str, float] = field(default_factory=dict)
+    # a fit with no program of its own (a Gibbs sampler's): the fit whose program
+    # and data run on its draws
+    via: dict[str, str] = field(default_factory=dict)
 
     @property
     def fits(self) -> list[str]:
@@ -96,38 +99,23 @@ def choose(predictors: "Predictor | list[Predictor]", frame: pd.DataFrame,
 
 
 def predict(f: Fit, predictor: Predictor, name: str, rows: formula.NewRows,
-            seed: int) -> xr.DataTree:
+            seed: int, model: Fit | None = None) -> xr.DataTree:
     """The fit ``f`` (named ``name``)'s predictions for ``rows``: ``predictions``
     holds the outcome's draws (under its name) and ``mu``, its expected value,
     chain x draw x row; ``predictions_constant_data`` the rows' inputs and
-    ``new_group``."""
-    if f.fit is None:
-        raise PystanModelsError(
-            f"{name} was rebuilt from a saved run, which keeps the draws but not "
-            f"CmdStan's output files that generate_quantities runs on; a saved run "
-            f"holds the predictions of the rows it was saved with (--save DIR "
-            f"--predict CSV): run the example again to predict other rows"
-            if f.stan_path else
-            f"{name} ({f.sampler}) has no CmdStan draws to run a program's generated "
-            f"quantities on; predict with one of {', '.join(predictor.fits)}")
-    data = {**f.spec["data"], **{k: _stan(v) for k, v in
-                                 predictor.inputs[name](rows).items()}}
-    model = programs.load(f.program, quiet=True)
-    with programs.cmdstanpy_log_level(logging.ERROR):
-        try:
-            gq = model.generate_quantities(data=data, previous_fit=f.fit, seed=seed)
-        except RuntimeError as exc:
-            raise PystanModelsError(f"{programs.stan_file(f.program)}: CmdStan failed "
-                                    f"while predicting: {str(exc).splitlines()[0]}"
-                                    ) from None
+    ``new_group``.  ``model`` is the fit whose program and Stan data make them
+    (default ``f``; a Gibbs sampler has no program and uses its NUTS twin's, whose
+    parameters its draws carry)."""
+    model = model or f
+    data = {**model.spec["data"], **{k: _stan(v) for k, v in
+                                     predictor.inputs[name](rows).items()}}
+    out = generated(f, data, seed, ["y_pred", "mu_pred"], program=model.program)
     post = f.idata["posterior"]
-    shape = (post.sizes["chain"], post.sizes["draw"], -1)
     coords = {"chain": post["chain"].values, "draw": post["draw"].values,
               "row": np.arange(1, len(rows.X) + 1)}
 
     def draws(var: str) -> xr.DataArray:
-        v = (np.asarray(gq.stan_variable(var), float).reshape(shape)
-             + predictor.shifts.get(name, 0.0))
+        v = out[var] + predictor.shifts.get(name, 0.0)
         return xr.DataArray(v, dims=("chain", "draw", "row"), coords=coords)
 
     outcome = predictor.outcome or _outcome(predictor.design)

@@ -12,13 +12,13 @@ predictive checks (:func:`pystan_models.report.predictive_checks`) get
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 import numpy as np
 import xarray as xr
 
 from . import programs
 from .fitting import Fit, engine_call
+from .generated import generated
 
 
 def replicate(f: Fit, data: dict, observed: dict, seed: int, *, dim: str | None = None,
@@ -48,20 +48,15 @@ def replicate(f: Fit, data: dict, observed: dict, seed: int, *, dim: str | None 
 
 def _replicated(f: Fit, data: dict, name: str, values, seed: int, dim: str | None,
                 y_rep: str, log_lik: str, extra_data: dict | None) -> Fit:
-    model = programs.load(f.program, quiet=True)
-    with programs.cmdstanpy_log_level(logging.ERROR):
-        gq = model.generate_quantities(data=programs.with_no_predictions(
-            f.program, {**data, "pointwise": 1, **(extra_data or {})}),
-                                       previous_fit=f.fit, seed=seed)
+    out = generated(f, programs.with_no_predictions(
+        f.program, {**data, "pointwise": 1, **(extra_data or {})}), seed, [y_rep, log_lik])
     post = f.idata["posterior"]
     dim = dim or f"{name}_dim_0"
     coords = {"chain": post["chain"].values, "draw": post["draw"].values,
               dim: np.arange(len(values))}
 
     def draws(var: str) -> xr.DataArray:
-        v = np.asarray(gq.stan_variable(var), float)
-        return xr.DataArray(v.reshape(post.sizes["chain"], post.sizes["draw"], -1),
-                            dims=("chain", "draw", dim), coords=coords)
+        return xr.DataArray(out[var], dims=("chain", "draw", dim), coords=coords)
 
     idata = f.idata.copy()
     idata["posterior_predictive"] = xr.Dataset({name: draws(y_rep)})

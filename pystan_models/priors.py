@@ -454,7 +454,9 @@ class PriorOnly:
     Stan program's fit is its prior-only fit (short chains, prior_only = 1) when
     its prior is proper, else a placeholder that samples nothing (CmdStan's
     fixed_param run at the initial values, only so the example's analysis runs
-    on); the prior-only fits the analysis then asks for are the same ones."""
+    on); a Gibbs sampler's is a placeholder of its own (a few draws of one short
+    chain, not a posterior sample); the prior-only fits the analysis then asks for
+    are the same ones."""
     reruns = True
 
     def __init__(self, opts: RunOptions):
@@ -465,8 +467,10 @@ class PriorOnly:
         return compute()
 
     def call(self, name, inputs, run, constant_data=None, rerun=None) -> Fit:
-        if rerun is None:            # replicates, Gibbs samplers: as they are
+        if rerun is None:            # replicates: as they are
             return run()
+        if constant_data is None:    # a Gibbs sampler: a placeholder's few draws
+            return rerun(None, self.placeholder_options())
         data = prior_only_data(constant_data)
         key = _key(name, data)
         if key in self.made:
@@ -479,12 +483,15 @@ class PriorOnly:
             self.placeholders += 1
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")    # constant draws: no R-hat
-                f = rerun(data, dataclasses.replace(
-                    self.opts, iter_warmup=1, iter_sampling=PLACEHOLDER_DRAWS,
-                    quick=True, quiet=True), fixed_param=True, adapt_delta=None)
+                f = rerun(data, self.placeholder_options(), fixed_param=True,
+                          adapt_delta=None)
         if constant_data.get("prior_only") != 1:    # the analysis' own fit
             self.calls.append(f)
         return f
+
+    def placeholder_options(self) -> RunOptions:
+        return dataclasses.replace(self.opts, iter_warmup=1, quick=True, quiet=True,
+                                   iter_sampling=PLACEHOLDER_DRAWS)
 
     def results(self, module, analysed=None):
         """The Results of the prior predictive check: the analysis' fits (by the

@@ -691,8 +691,9 @@ def analyse(data=None, *, prior_sd: float | None = None, formula: str | None = N
 # the notes' model as a formula: how --predict reads new plates (X = seed type, root
 # extract and their product, as design() builds it)
 NOTES_FORMULA = "p(germinated, total) ~ seed_type * root_extract"
-# the fits that predict: the Gibbs sampler has no program to run on its draws
-PREDICTING = ("probit NUTS", "logit NUTS")
+# the fits that predict: the Gibbs sampler on the probit program (its draws carry
+# that program's alpha and beta)
+PREDICTING = ("probit NUTS", "probit Gibbs", "logit NUTS")
 
 
 def predictor(data=None, *, formula: str | None = None, dropna: bool = False,
@@ -710,13 +711,14 @@ def formula_design(frame: pd.DataFrame, text: str) -> formula.Design:
 
 
 def _predictor(d: formula.Design, centre=None, scale=None) -> predict.Predictor:
-    """The NUTS fits predict (the Gibbs sampler has no program); X_pred standardised
+    """Every fit predicts (the Gibbs sampler with the probit program); X_pred standardised
     as the fits' X was (the formula path), trials 1 for 0/1 rows."""
     def inputs(rows: formula.NewRows) -> dict:
         X = rows.X if centre is None else (rows.X - centre) / scale
         trials = rows.trials if rows.trials is not None else np.ones(len(X), int)
         return {"N_pred": len(X), "X_pred": X, "trials_pred": trials}
-    return predict.Predictor(d, {name: inputs for name in PREDICTING}, "probability")
+    return predict.Predictor(d, {name: inputs for name in PREDICTING}, "probability",
+                             via={"probit Gibbs": "probit NUTS"})
 
 
 # ---------------------------------------------------------------- a user's data (formula)
@@ -800,7 +802,8 @@ def term_scale(f: Fit, names: list[str], centre: np.ndarray, scale: np.ndarray,
     idata["posterior"] = from_draws(post, coords, dims)["posterior"]
     scalars = [n for n in extra or {} if n not in dims]
     out = dataclasses.replace(f, idata=idata, main=["Intercept", *names, *scalars],
-                              summaries={})
+                              summaries={}, as_sampled=f.idata["posterior"].to_dataset()
+                              if f.as_sampled is None else f.as_sampled)
     out.problems, out.notes = diagnostics(out, quick=quick)     # of the reported terms
     out.problems += f.cmdstan_errors
     return out

@@ -159,6 +159,7 @@ class Report:
         self.expected: list[str] = []   # diagnostics that fail on purpose (improper cases)
         self.notes: list[str] = []      # diagnostics noted, not counted (--quick)
         self.problems_title = "Sampler diagnostics failed"
+        self.passed = "All sampler diagnostics passed for the fits the conclusions rest on."
         self.sections: list[tuple[str, str]] = []
         self.fits: list = []  # the fits shown, for provenance and the collection index
 
@@ -172,17 +173,17 @@ class Report:
             problems = (f'<div class="problems" id="diagnostics-failed">'
                         f"<h2>{esc(self.problems_title)}</h2><ul>{items}</ul></div>")
         else:
-            problems = '<p class="ok">All sampler diagnostics passed for the fits the ' \
-                       'conclusions rest on.</p>'
+            problems = f'<p class="ok">{esc(self.passed)}</p>'
         if self.expected:
             items = "".join(f"<li>{esc(p)}</li>" for p in self.expected)
             problems += ('<div class="expected"><b>Failing on purpose</b> (the fits that '
                          f"show what goes wrong; see their sections):<ul>{items}</ul></div>")
         if self.notes:
             items = "".join(f"<li>{esc(p)}</li>" for p in self.notes)
-            problems += ('<div class="expected"><b>Short chains</b> (a quick run): bulk '
-                         "ESS is expected to fall below the thresholds, so these "
-                         f"shortfalls are noted, not counted:<ul>{items}</ul></div>")
+            problems += ('<div class="expected"><b>Short chains</b> (a quick or '
+                         "prior-only run): bulk ESS above all is expected to fall "
+                         "below the thresholds, so these shortfalls are noted, not "
+                         f"counted:<ul>{items}</ul></div>")
         toc = "".join(f'<li><a href="#s{i}">{esc(t)}</a></li>'
                       for i, (t, _) in enumerate(self.sections))
         body = "\n".join(f'<h2 id="s{i}">{esc(t)}</h2>\n{h}'

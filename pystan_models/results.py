@@ -101,7 +101,8 @@ class Results:
         p, frame, source = self._predictor(frame)
         name = self._predicting_fit(p, fit)
         return predict.predict(self.fits[name], p, name, p.rows(frame, source),
-                               self.options.seed if seed is None else seed)
+                               self.options.seed if seed is None else seed,
+                               self.fits[p.via.get(name, name)])
 
     def add_predictions(self, frame, *, seed: int | None = None) -> pd.DataFrame:
         """Predict the rows of ``frame`` from every predicting fit and keep the
@@ -117,7 +118,8 @@ class Results:
         def one(name: str) -> pd.DataFrame:   # a saved run keeps it (--save --predict)
             return remembered(f"{name} predictions", {"rows": frame, "seed": seed},
                               lambda: predict.table(predict.predict(
-                                  self.fits[name], p, name, rows, seed), name, rows, p),
+                                  self.fits[name], p, name, rows, seed,
+                                  self.fits[p.via.get(name, name)]), name, rows, p),
                               predict.table_to_json, predict.table_from_json)
         self.tables["predictions"] = pd.concat([one(name) for name in p.fits],
                                                ignore_index=True)
@@ -188,8 +190,14 @@ class Results:
         for label, f in self.prior_fits.items():
             if all(f is not g for g in shown.values()):
                 shown[label] = f
+        # no posterior: the prior-only fits' short chains are noted, not counted
         rep.fits, rep.notes = list(shown.values()), [
-            f"{k}: {n}" for k, f in shown.items() for n in f.notes]
+            f"{k}: {n}" for k, f in shown.items() for n in f.problems + f.notes]
+        rep.passed = ("No posterior was sampled, so no sampler diagnostics bear on a "
+                      "conclusion; the prior-only fits' short chains are listed below "
+                      "where they fell short." if rep.notes else
+                      "No posterior was sampled; the prior-only fits' short chains "
+                      "passed every sampler diagnostic.")
         report.add_priors(rep, self.tables["program priors"], checks,
                           self.extras["prior summaries"])
         rep.section("Provenance", report.provenance(dataclasses.replace(

@@ -221,7 +221,9 @@ def read_fit(directory: Path, entry: dict) -> Fit:
                compile_seconds=float("nan") if compile_seconds is None
                else compile_seconds,
                max_depth=entry["max_depth"], chain_seconds=list(entry["chain_seconds"]),
-               cmdstan_errors=list(entry["cmdstan_errors"]))
+               cmdstan_errors=list(entry["cmdstan_errors"]),
+               # what generated quantities run on (the example may rescale the posterior)
+               as_sampled=tree["posterior"].to_dataset().copy(deep=True))
 
 
 def _with_constant_data(call: Call) -> xr.DataTree:
@@ -494,8 +496,9 @@ def load_run(directory: Path | str, *, quiet: bool | None = None,
     """The Results of a saved run, rebuilt without sampling: the example's
     ``analyse`` on the saved options, every fit the saved one.  Refused, naming
     it, when a program or a data file changed since the run was saved.
-    ``quiet``: override the saved run's progress output; ``predict``: the new rows
-    the run was saved with (``--save --predict``), whose predictions it keeps."""
+    ``quiet``: override the saved run's progress output; ``predict``: new rows to
+    predict on the saved draws (those the run was saved with read back, others
+    made by generated quantities, as the run itself would have made them)."""
     directory = Path(directory)
     run = read_run(directory)
     found = changed(run)

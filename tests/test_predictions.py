@@ -115,7 +115,7 @@ def test_bad_new_rows_stop_before_sampling(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_saved_run_keeps_its_predictions(tmp_path, capsys):
+def test_a_saved_run_predicts_any_rows_as_the_run_did(tmp_path):
     new = tmp_path / "doses.csv"
     NEW_DOSES.to_csv(new, index=False)
     out = tmp_path / "b.html"
@@ -128,14 +128,17 @@ def test_a_saved_run_keeps_its_predictions(tmp_path, capsys):
                          "--output", str(tmp_path / "again.html")]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "again-predictions.csv"),
                                   saved)
+    # other rows: generated quantities on the saved draws (written back to Stan CSV
+    # files at 17 digits) predict exactly what the run itself predicts, same seed
     other = tmp_path / "other.csv"
     NEW_DOSES.assign(dose=[1.72, 1.8, 1.9]).to_csv(other, index=False)
-    capsys.readouterr()
     assert beetles.main(["--from", str(tmp_path / "run"), "--predict", str(other),
-                         "--output", str(tmp_path / "third.html")]) == 2
-    assert "holds the predictions of the rows it was saved with" in \
-        capsys.readouterr().err
-    assert not (tmp_path / "third.html").exists()
+                         "--output", str(tmp_path / "third.html")]) == 0
+    assert beetles.main([*args[:-1], str(other), "--output",
+                         str(tmp_path / "fresh.html")]) == 0
+    rebuilt = pd.read_csv(tmp_path / "third-predictions.csv")
+    pd.testing.assert_frame_equal(rebuilt, pd.read_csv(tmp_path / "fresh-predictions.csv"))
+    assert list(rebuilt["dose"].unique()) == [1.72, 1.8, 1.9]
 
 
 def _simulated_groups(seed: int = 20261202, groups: int = 40, rows: int = 100,
@@ -242,3 +245,24 @@ def test_every_example_predicts_from_its_fits(name):
             if fit in ("complete", "epilepsy: Poisson"):   # no group term
                 continue
             assert t[expected].iloc[2] > t[expected].iloc[0], fit
+
+
+@pytest.mark.slow
+def test_the_gibbs_sampler_predicts_on_its_own_draws():
+    """probit's Albert-Chib draws run through the probit program's generated
+    quantities: mu = Phi(alpha + x'beta) of the Gibbs draws themselves, as computed
+    here (CmdStan writes mu_pred with 6 significant digits), not of NUTS's."""
+    from scipy.stats import norm
+    from pystan_models import probit
+    from pystan_models.data import data_file
+    r = probit.analyse(**TINY)
+    rows = pd.read_csv(data_file("seeds.csv")).head(4)
+    tree = r.predict(rows, "probit Gibbs")
+    X = r.extras["predictor"].rows(rows, "seeds rows").X
+    for name, close in (("probit Gibbs", True), ("probit NUTS", False)):
+        post = r.fits[name].idata["posterior"]
+        eta = post["alpha"].values[..., None] + np.einsum(
+            "cdk,rk->cdr", post["beta"].values, X)
+        same = np.allclose(tree["predictions"]["mu"].values, norm.cdf(eta), rtol=2e-5)
+        assert same == close, name
+    assert r.add_predictions(rows)["fit"].unique().tolist() == list(probit.PREDICTING)

@@ -194,3 +194,26 @@ def test_prior_only_from_the_command_line_knows_the_outcome(cmdstan_home, tmp_pa
                    capture_output=True, timeout=600)
     html = out.read_text()
     assert "share of zeros" in html and "sd of y" not in html
+
+
+@pytest.mark.slow
+def test_prior_only_runs_no_gibbs_posterior_and_says_so(cmdstan_home, tmp_path,
+                                                       monkeypatch):
+    """probit's Albert-Chib sampler gets a placeholder's few draws, not the run's
+    chains, and the diagnostics box says no posterior was sampled (not 'passed')."""
+    from pystan_models import priors, probit
+    sizes = []
+    real = probit.gibbs_probit
+
+    def spy(*args, **kw):
+        f = real(*args, **kw)
+        sizes.append(f.idata["posterior"].sizes["draw"])
+        return f
+    monkeypatch.setattr(probit, "gibbs_probit", spy)
+    out = tmp_path / "probit-prior.html"
+    assert probit.main(["--prior-only", "--chains", "2", "--quiet", "--output",
+                        str(out)]) == 0
+    assert sizes and set(sizes) == {priors.PLACEHOLDER_DRAWS}
+    html = out.read_text()
+    assert "No posterior was sampled" in html
+    assert "All sampler diagnostics passed" not in html
