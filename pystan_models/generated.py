@@ -48,15 +48,16 @@ def generated(f, data: dict, seed: int, names: list[str], program: str | None = 
     with tempfile.TemporaryDirectory(prefix="pystan_models-draws-") as tmp, \
             programs.cmdstanpy_log_level(logging.ERROR):
         previous = f.fit if f.fit is not None else csv_fit(model, parameters(f), tmp)
+        chains, draws = previous.chains, previous.num_draws_sampling
         try:
             gq = model.generate_quantities(data=data, previous_fit=previous, seed=seed)
-        except RuntimeError as exc:
-            raise PystanModelsError(f"{programs.stan_file(program)}: CmdStan failed in "
-                                    f"generated quantities on the draws of {f.program}: "
-                                    f"{str(exc).splitlines()[0]}") from None
-        chains, draws = previous.chains, previous.num_draws_sampling
-        return {name: np.asarray(gq.stan_variable(name), float).reshape(chains, draws, -1)
-                for name in names}
+            return {name: np.asarray(gq.stan_variable(name), float)
+                    .reshape(chains, draws, -1) for name in names}
+        except (RuntimeError, ValueError) as exc:    # ValueError: CmdStan crashed,
+            raise PystanModelsError(                 # its output file is empty
+                f"{programs.stan_file(program)}: CmdStan failed in generated "
+                f"quantities on the draws of {f.program}: "
+                f"{str(exc).splitlines()[0]}") from None
 
 
 def parameters(f) -> xr.Dataset:

@@ -756,7 +756,8 @@ def slots(entries: list[list[tuple[int, int, float]]], S: int) -> dict:
 def notes_predictor(frame: pd.DataFrame) -> predict.Predictor:
     """Complete pooling, varying intercepts, + uranium and + floor slopes predict:
     X_pred the model's columns of (floor, log_uranium); Z_pred the county's
-    intercept (column county) and floor slope (column J + county)."""
+    intercept (column county) and floor slope (column J + county); and the
+    marginal program of + uranium, from the county effects it draws."""
     d = formula.design(frame, NOTES_FORMULA, family="gaussian", check_rank=False,
                        source=frame.attrs.get("source", FRAME))
     J = len(d.groups[0].levels)
@@ -771,13 +772,20 @@ def notes_predictor(frame: pd.DataFrame) -> predict.Predictor:
             return {"N_pred": len(index), "X_pred": rows.X[:, x_cols],
                     **slots(entries, len(coefs))}
         return inputs
-    return predict.Predictor(d, {m: inputs_of(m) for m in PREDICTING})
+
+    def marginal(rows: formula.NewRows) -> dict:    # X = floor, W = log uranium
+        return {"N_pred": len(rows.X), "X_pred": rows.X[:, [0]],
+                "W_pred": rows.X[:, [1]], "group_pred": rows.groups[0][0]}
+    return predict.Predictor(d, {**{m: inputs_of(m) for m in PREDICTING},
+                                 MARGINAL_FIT: marginal})
 
 
 def user_predictor(models: dict[str, "UserModel"], fits: dict) -> predict.Predictor:
     """A user's formula: each fit's X_pred its kept common terms standardised as its
     X was, Z_pred each group coefficient's column (scaled as Z was; 0 for a new
-    level); the draws shifted back by the fit's shift of y."""
+    level); the draws shifted back by the fit's shift of y.  The marginal program
+    does not predict here: with no group-level predictor (L = 0, beta_county of
+    size 0) CmdStan 2.27's standalone generated quantities crashes on its draws."""
     return predict.Predictor(
         next(iter(models.values())).fd,
         {name: _user_inputs(um, fits[name].spec["data"]["S"])

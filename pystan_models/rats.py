@@ -642,11 +642,11 @@ def predictor(data=None, *, formula: str | None = None, dropna: bool = False,
 
 
 def _predictor(d: formulas.Design) -> predict.Predictor:
-    """The NUTS fit of rats_conjugate and the Gibbs sampler, on that program (its
-    draws carry the program's parameters), predict; the marginal program, which
-    has no rats' lines to draw, does not."""
-    return predict.Predictor(d, {"NUTS": predict.standard_inputs,
-                                 "Gibbs": predict.standard_inputs}, via={"Gibbs": "NUTS"})
+    """Every fit predicts: NUTS on rats_conjugate and on rats_marginal (with the
+    lines it draws in generated quantities), and the Gibbs sampler on
+    rats_conjugate (its draws carry that program's parameters)."""
+    return predict.Predictor(d, dict.fromkeys(SAMPLERS, predict.standard_inputs),
+                             via={"Gibbs": "NUTS"})
 
 
 def _user_results(frame, terms: Terms, hyper, prior_scale, opts, fits, inits

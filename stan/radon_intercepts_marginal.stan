@@ -33,6 +33,12 @@
 // Switches: prior_only = 1 drops the likelihood (prior predictive draws;
 // proper only with beta_prior_sd > 0); pointwise = 1 writes log_lik (for
 // LOO) and y_rep (replicated data).
+// Predictions: the N_pred rows X_pred, W_pred (the row's group-level
+// predictors), group_pred (data, empty while sampling; filled for
+// generate_quantities) get mu_pred = X beta + W beta_county + gamma_j with
+// the drawn gamma_j, and y_pred ~ N(mu_pred, sigma^2), per draw;
+// group_pred = 0, a group not in the data, draws a new gamma ~ N(alpha,
+// sigma_gamma^2) for the row.
 //
 // Data: Minnesota household radon (log pCi/L), floor, county log uranium;
 // Gelman & Hill (2007), ch. 12 (data/radon_mn.csv; groups are counties).
@@ -50,6 +56,12 @@ data {
   real<lower=0> scale_prior_sd;            // half-normal scale of sds
   int<lower=0, upper=1> prior_only;        // 1: ignore the likelihood
   int<lower=0, upper=1> pointwise;         // 1: write log_lik and y_rep
+  // rows to predict (pystan_models.predict: generate_quantities on the fitted
+  // draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  matrix[N_pred, K] X_pred;                // like X
+  matrix[N_pred, L] W_pred;                // the row's group's row of W
+  array[N_pred] int<lower=0, upper=J> group_pred;   // 0: a new group
 }
 transformed data {
   vector[J] n = rep_vector(0, J);
@@ -128,5 +140,16 @@ generated quantities {
       }
       y_rep = normal_rng(eta, sigma);
     }
+  }
+  // predictions for the rows X_pred (each row's group effect, or a new one)
+  vector[N_pred] mu_pred;                  // X beta + W beta_county + gamma
+  array[N_pred] real y_pred;               // a new observation
+  if (N_pred > 0) {
+    for (i in 1:N_pred) {
+      real gamma_i = group_pred[i] > 0 ? gamma[group_pred[i]]
+                     : normal_rng(alpha, sigma_gamma);
+      mu_pred[i] = X_pred[i] * beta + W_pred[i] * beta_county + gamma_i;
+    }
+    y_pred = normal_rng(mu_pred, sigma);
   }
 }

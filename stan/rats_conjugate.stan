@@ -34,6 +34,9 @@
 // Data: 30 young rats weighed at 8, 15, 22, 29 and 36 days (grams);
 // Gelfand et al. (1990); BUGS Examples Vol. 1 "Rats", Vol. 2 "Birats"
 // (data/rats.csv).
+functions {
+  #include rats_predictions.stanfunctions
+}
 data {
   int<lower=1> N;                         // weighings
   int<lower=1, upper=1> K;                // predictors: the age only
@@ -99,16 +102,11 @@ generated quantities {
     }
     y_rep = normal_rng(mu, sigma);
   }
-  // predictions for the rows X_pred
+  // predictions for the rows X_pred (each row's rat's line, or a new rat's)
   vector[N_pred] mu_pred;                 // expected weight
   array[N_pred] real y_pred;              // a new weighing
   if (N_pred > 0) {
-    for (i in 1:N_pred) {
-      // the row's growth line: its rat's, or a new rat's from the population
-      vector[2] theta_i = group_pred[i] > 0 ? theta[group_pred[i]]
-                          : multi_normal_rng(theta_0, Sigma);
-      mu_pred[i] = theta_i[1] + theta_i[2] * X_pred[i, 1];
-    }
+    mu_pred = growth_pred_rng(col(X_pred, 1), group_pred, theta, theta_0, Sigma);
     y_pred = normal_rng(mu_pred, sigma);
   }
 }

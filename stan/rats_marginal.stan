@@ -40,6 +40,11 @@
 // Gibbs step), theta_j ~ N(D_j d_j, D_j), d_j = Xc_j'y_j / sigma^2 +
 // Sigma_c^-1 theta_0c, and map everything back to age-0 coefficients: with
 // the hyperparameter draws, exact joint posterior draws of the notes' model.
+// Predictions: the N_pred rows X_pred, group_pred (data, empty while
+// sampling; filled for generate_quantities) get mu_pred = alpha_j + beta_j x
+// with the drawn theta_j, and y_pred ~ N(mu_pred, sigma^2), per draw;
+// group_pred = 0, a rat not in the data, draws a new theta ~ N(theta_0,
+// Sigma) for the row (as in rats_conjugate.stan).
 // prior_only = 1 drops the likelihood, and theta_j is then drawn from
 // N(theta_0, Sigma) (prior predictive draws in y_rep); pointwise = 1 writes
 // log_lik (for LOO, given the drawn theta_j) and y_rep.
@@ -47,6 +52,7 @@
 // Gelfand et al. (1990); BUGS Examples Vol. 1 "Rats", Vol. 2 "Birats"
 // (data/rats.csv).
 functions {
+  #include rats_predictions.stanfunctions
   // Entries (p11, p12, p22) of D_j^-1 = S^-1 + Xc_j'Xc_j / sigma^2 for every
   // rat (or design), from S = Sigma_c and the sums count = n_j, sx = sum(xc),
   // sxx = sum(xc^2); the 2 x 2 inverse of S written out.
@@ -93,6 +99,12 @@ data {
   cov_matrix[2] R;
   int<lower=0, upper=1> prior_only;       // 1: leave the likelihood out
   int<lower=0, upper=1> pointwise;        // 1: write log_lik and y_rep
+  // rows to predict (pystan_models.predict: generate_quantities on the fitted
+  // draws); N_pred = 0 while sampling
+  int<lower=0> N_pred;
+  matrix[N_pred, K] X_pred;               // like X: the age in days
+  // rat of each row; 0: a rat not in the data
+  array[N_pred] int<lower=0, upper=J> group_pred;
 }
 transformed data {
   vector[N] x = col(X, 1);
@@ -223,5 +235,12 @@ generated quantities {
       }
       y_rep = normal_rng(mu, sigma);
     }
+  }
+  // predictions for the rows X_pred (each row's rat's line, or a new rat's)
+  vector[N_pred] mu_pred;                 // expected weight
+  array[N_pred] real y_pred;              // a new weighing
+  if (N_pred > 0) {
+    mu_pred = growth_pred_rng(col(X_pred, 1), group_pred, theta, theta_0, Sigma);
+    y_pred = normal_rng(mu_pred, sigma);
   }
 }

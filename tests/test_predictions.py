@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from pystan_models import beetles, formula
+from pystan_models import beetles, formula, predict
 from pystan_models.errors import DataError
 from pystan_models.fitting import draws
 
@@ -266,3 +266,53 @@ def test_the_gibbs_sampler_predicts_on_its_own_draws():
         same = np.allclose(tree["predictions"]["mu"].values, norm.cdf(eta), rtol=2e-5)
         assert same == close, name
     assert r.add_predictions(rows)["fit"].unique().tolist() == list(probit.PREDICTING)
+
+
+def _same_means(predicts, rows: pd.DataFrame, reference: str, others) -> np.ndarray:
+    """Asserts that each fit in ``others`` (``predicts(rows, fit)``) predicts the rows' expected values with
+    the same posterior mean as ``reference``, within 4 Monte Carlo standard errors
+    (ArviZ's MCSE) of the difference; returns the reference's means."""
+    import arviz as az
+    means, errors = {}, {}
+    for name in (reference, *others):
+        mu = predicts(rows, name)["predictions"]["mu"]
+        means[name] = mu.mean(("chain", "draw")).values
+        errors[name] = az.mcse(mu.to_dataset(name="mu"))["mu"].values
+    for name in others:
+        gap = np.abs(means[name] - means[reference])
+        assert (gap < 4 * np.hypot(errors[name], errors[reference])).all(), (name, gap)
+    return means[reference]
+
+
+@pytest.mark.slow
+def test_the_marginal_program_predicts_what_the_full_one_does():
+    """rats_marginal integrates the lines out and draws them in generated
+    quantities: its predictions of known rats' weights, and of a new rat's, have
+    the same posterior mean as rats_conjugate's and the Gibbs sampler's (the same
+    posterior)."""
+    from pystan_models import rats
+    from pystan_models.data import data_file
+    r = rats.analyse(**{**TINY, "iter_sampling": 500})
+    rows = pd.DataFrame({"rat": [1, 30, 99], "age_days": [22.0, 36.0, 22.0]})
+    means = _same_means(r.predict, rows, "NUTS", ["NUTS marginal", "Gibbs"])
+    weights = pd.read_csv(data_file("rats.csv"))
+    known = weights[(weights.rat == 1) & (weights.age_days == 22)].weight.item()
+    assert abs(means[0] - known) < 15     # the rat's own line
+
+
+@pytest.mark.slow
+def test_radon_marginal_program_predicts_as_the_general_one():
+    """radon_intercepts_marginal draws the county effects in generated quantities:
+    its predictions for known counties and a new one agree with
+    mixed_effects_clusters' on the same model (varying intercepts + uranium)."""
+    from pystan_models import radon
+    from pystan_models.fitting import RunOptions
+    frame = radon.load()
+    opts = RunOptions(**{**TINY, "iter_warmup": 300, "iter_sampling": 500})
+    fits = {"uranium": radon.fit_model(frame, "uranium", opts),
+            radon.MARGINAL_FIT: radon.fit_marginal(frame, opts)}
+    p = radon.notes_predictor(frame)
+    rows = frame.head(4).assign(county=[1, 2, 50, 999])
+    _same_means(lambda new, name: predict.predict(fits[name], p, name,
+                                                  p.rows(new, "rows"), 5),
+                rows, "uranium", [radon.MARGINAL_FIT])
