@@ -16,7 +16,11 @@
    and numba caches, as a user's first run, with its programs compiled one after
    another (as before they compiled in parallel) and as many at once as there are
    cores; and ``all --quick`` the same way.
-6. ``--scale`` (instead of 1-4): the formula path on a user's big data (issue 11): a
+6. ``--rebuilds`` (instead of 1-4): each example saved (``--save``) at the
+   benchmark's options, then the wall time of ``--from DIR`` in a fresh process,
+   reading the kept rendering back, and of ``load_run`` + the report drawn again
+   (as by other code or libraries), in process after a warm-up.
+7. ``--scale`` (instead of 1-4): the formula path on a user's big data (issue 11): a
    200,000-row varying-intercept logistic data set with 200 groups through
    ``separation --formula "y ~ x1 + ... + x5 + (1 | g)"`` against the hand-tuned
    fast program on the same data (ESS/s); 200,000 Bernoulli rows with 50 covariate
@@ -355,6 +359,35 @@ def cold_waits(names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def rebuilds(names: list[str], opts: RunOptions) -> pd.DataFrame:
+    """Seconds to rebuild each example's report from a saved run: the command
+    line's ``--from DIR`` in a fresh process (imports included), and the report
+    drawn again from the saved draws (another render key)."""
+    from . import runs
+    rows = []
+    for name in names:
+        print(f"== {name}: saved, then rebuilt", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            runs.save_run(Path(tmp) / "run", name, **dataclasses.asdict(opts))
+            env = {**os.environ, "MPLBACKEND": "Agg"}
+            start = time.monotonic()
+            done = subprocess.run([sys.executable, "-m", f"pystan_models.{name}",
+                                   "--from", f"{tmp}/run", "--output",
+                                   f"{tmp}/rebuilt.html", "--quiet"],
+                                  env=env, capture_output=True, text=True)
+            kept = time.monotonic() - start if done.returncode in (0, 1) else np.nan
+            key, runs.render_key = runs.render_key, lambda: "another version"
+            try:
+                start = time.monotonic()
+                runs.load_run(Path(tmp) / "run", quiet=True).report().render()
+                drawn = time.monotonic() - start
+            finally:
+                runs.render_key = key
+        rows.append({"example": name, "--from, kept rendering (s)": kept,
+                     "load_run + report drawn again (s)": drawn})
+    return pd.DataFrame(rows)
+
+
 def speedups(rows: list[dict]) -> pd.DataFrame:
     by = {r["program"]: r for r in rows if "min bulk ESS / s" in r}
     out = []
@@ -385,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cold-waits", action="store_true",
                    help="instead of the above, time each example's first run from empty "
                    "caches, compiling one program at a time and one per core")
+    p.add_argument("--rebuilds", action="store_true",
+                   help="instead of the above, time each example's report rebuilt "
+                   "from a saved run (--from DIR)")
     p.add_argument("--scale", action="store_true",
                    help="instead of the above, the formula path on big simulated data "
                    "against the fast program, and its overhead on the notes' data")
@@ -417,6 +453,11 @@ def run(args) -> int:
         tables = {"cold waits": cold_waits(args.examples)}
         print(tables["cold waits"].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         write(tables, args, args.output_dir, "cold-waits")
+        return 0
+    if args.rebuilds:
+        tables = {"rebuilds": rebuilds(args.examples, opts)}
+        print(tables["rebuilds"].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        write(tables, args, args.output_dir, "rebuilds")
         return 0
     if args.scale:
         tables = {"formula path at scale": pd.DataFrame(bench_formula_scale(

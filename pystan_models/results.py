@@ -50,6 +50,8 @@ class Results:
     extras: dict = field(default_factory=dict)
     saved_run: str | None = None    # the saved run this was rebuilt from (load_run)
     prior_fits: dict[str, Fit] = field(default_factory=dict)  # prior_only = 1 fits
+    # the report before its predictions and provenance, once rendered (body())
+    rendered: dict | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         """Every analysis states its fits' priors and checks the proper ones: the
@@ -150,10 +152,39 @@ class Results:
     def report(self):
         """The HTML report (a :class:`pystan_models.report.Report`, not yet written)."""
         from . import report
+        rep = report.Report(self.title)
+        rep.fits = list(self.fits.values())
+        for key, value in self.body().items():
+            setattr(rep, key, list(map(tuple, value)) if key == "sections" else value)
+        if "predictions" in self.tables:
+            report.add_predictions(rep, self.tables["predictions"],
+                                   self.extras["predictions source"])
+        rebuilt = (report.para(f"Rebuilt without sampling from the saved run "
+                               f"{self.saved_run}; the times are the saved run's.",
+                               "note") if self.saved_run else "")
+        rep.section("Provenance", report.provenance(self) + rebuilt)
+        return rep
+
+    # what body() keeps of a Report: text only (figures are embedded PNGs)
+    BODY = ("answer", "problems", "expected", "notes", "problems_title", "passed",
+            "sections")
+
+    def body(self) -> dict:
+        """The report before its predictions and provenance (the answer, the
+        diagnostics box, every section), rendered once: the figures, most of a
+        report's time, are drawn here.  A saved run keeps it for a rebuild by the
+        same code and libraries (pystan_models.runs.render_key)."""
+        if self.rendered is None:
+            self.rendered = self.render_body()
+        return self.rendered
+
+    def render_body(self) -> dict:
+        from . import report
         module = importlib.import_module(f"pystan_models.{self.example}")
         rep = report.Report(self.title)
         rep.answer, rep.fits = self.answer, list(self.fits.values())
-        rep.problems, rep.expected, rep.notes = self.problems, self.expected, self.notes
+        rep.problems, rep.expected, rep.notes = (list(self.problems),
+                                                 list(self.expected), list(self.notes))
         module.render(self, rep)
         if "program priors" in self.tables:
             report.add_priors(rep, self.tables["program priors"],
@@ -168,14 +199,7 @@ class Results:
                 "against the data (ArviZ), and the leave-one-out probability integral "
                 "transform (LOO-PIT) where the fit has a pointwise log-likelihood."),
                 *checks)
-        if "predictions" in self.tables:
-            report.add_predictions(rep, self.tables["predictions"],
-                                   self.extras["predictions source"])
-        rebuilt = (report.para(f"Rebuilt without sampling from the saved run "
-                               f"{self.saved_run}; the times are the saved run's.",
-                               "note") if self.saved_run else "")
-        rep.section("Provenance", report.provenance(self) + rebuilt)
-        return rep
+        return {key: getattr(rep, key) for key in self.BODY}
 
     def prior_only_report(self):
         """The short report of ``--prior-only``: the priors and the prior

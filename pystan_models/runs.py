@@ -382,8 +382,42 @@ def save_run(directory: Path | str, example: str, *, predict=None, **kwargs) -> 
         results = module.analyse(**kwargs)
         if predict is not None:
             results.add_predictions(predict)
+        keep_rendered(results, draw=True)
     write_run(directory, results, recorder, arguments)
     return results
+
+
+def keep_rendered(results: Results, draw: bool) -> None:
+    """The report's body (Results.body: the figures drawn, the tables written): drawn
+    now and kept in the saved run (``draw``, saving), or read back by a rebuild
+    whose code and libraries are the same (render_key); any other rebuild draws it
+    when the report is asked for, from the same draws."""
+    results.rendered = fitting.remembered(
+        "report body", {"code": render_key()},
+        results.render_body if draw else lambda: None, _same, _same)
+
+
+def _same(value):
+    return value
+
+
+def render_key() -> str:
+    """What a report's rendering depends on beyond the run itself: the package's
+    source, its programs, and the versions of the libraries that draw and
+    summarise."""
+    from importlib.metadata import PackageNotFoundError, version
+    from .resources import STAN_DIR
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted([*package.glob("*.py"), *STAN_DIR.glob("*.stan")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for lib in ("arviz", "arviz-base", "arviz-stats", "arviz-plots", "matplotlib",
+                "numpy", "pandas", "scipy", "xarray"):
+        try:
+            digest.update(f"{lib}={version(lib)}".encode())
+        except PackageNotFoundError:   # not installed (an older ArviZ has no arviz-*)
+            digest.update(f"{lib}=-".encode())
+    return digest.hexdigest()[:16]
 
 
 def write_run(directory: Path, results: Results, recorder: Recorder, arguments: dict
@@ -518,6 +552,7 @@ def load_run(directory: Path | str, *, quiet: bool | None = None,
         results = module.analyse(**run["arguments"], **options)
         if predict is not None:
             results.add_predictions(predict)
+        keep_rendered(results, draw=False)
     if replay.next != len(run["fits"]):
         raise SavedRunError(f"{directory}: the example now makes {replay.next} fits, the "
                             f"saved run has {len(run['fits'])}: its code changed since; "

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from pystan_models import fitting, load_run, programs, runs
+from pystan_models import fitting, load_run, programs, report, runs
 from pystan_models.resources import STAN_DIR
 from pystan_models.results import Results
 
@@ -130,14 +130,31 @@ def test_rebuilt_results_are_the_same(saved, monkeypatch):
 
 
 @pytest.mark.slow
-def test_from_writes_the_same_report(saved, tmp_path, capsys):
+def test_from_writes_the_same_report(saved, tmp_path, monkeypatch):
+    """By the code that saved it, the rebuild reads the rendered report back: it
+    draws no figure."""
     name, live, live_html, directory, _ = saved
     module = importlib.import_module(f"pystan_models.{name}")
+    monkeypatch.setattr(report, "figure", lambda *a: pytest.fail("drew a figure"))
     out = tmp_path / "rebuilt.html"
     assert module.main(["--from", str(directory), "--output", str(out), "--quiet"]) == 0
     html = out.read_text()
     assert "Rebuilt without sampling from the saved run" in html
     assert _comparable(html) == _comparable(live_html)
+
+
+@pytest.mark.slow
+def test_other_code_draws_the_same_report_again(saved, monkeypatch):
+    """With other code or libraries (another render key) nothing rendered is read
+    back: every figure and table is drawn again from the saved draws, and the
+    report is the same."""
+    name, live, live_html, directory, _ = saved
+    drawn = []
+    real = report.figure
+    monkeypatch.setattr(report, "figure", lambda *a: drawn.append(1) or real(*a))
+    monkeypatch.setattr(runs, "render_key", lambda: "other code")
+    html = load_run(directory, quiet=True).report().render()
+    assert drawn and _comparable(html) == _comparable(live_html)
 
 
 @pytest.mark.slow
