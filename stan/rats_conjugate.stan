@@ -106,7 +106,8 @@ generated quantities {
   vector[N_pred] mu_pred;                 // expected weight
   array[N_pred] real y_pred;              // a new weighing
   if (N_pred > 0) {
-    mu_pred = growth_pred_rng(col(X_pred, 1), group_pred, theta, theta_0, Sigma);
+    mu_pred = growth_pred_rng(col(X_pred, 1), group_pred, theta, theta_0,
+                              Sigma);
     y_pred = normal_rng(mu_pred, sigma);
   }
 }
