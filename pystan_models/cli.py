@@ -242,7 +242,7 @@ def main(module, description: str, argv: list[str] | None = None,
             predictions = check_output(args.output.with_name(
                 f"{args.output.stem}-predictions.csv"), [args.predict])
         if args.from_dir is not None:
-            results = rebuilt(p, args, name, new)
+            results = rebuilt(p, args, name, args.predict)
         else:
             opts = options(args)
             given = {k: v for k, v in vars(args).items()
@@ -259,11 +259,11 @@ def main(module, description: str, argv: list[str] | None = None,
                 results = prior_only(module, given, opts)
             elif args.save is None:
                 results = module.analyse(**given, **dataclasses.asdict(opts))
-                if new is not None:
-                    results.add_predictions(new)
+                if new is not None:    # the file, so the report names it
+                    results.add_predictions(args.predict)
             else:
                 runs.check_save_dir(args.save, inputs, args.output)
-                results = runs.save_run(args.save, name, predict=new, **given,
+                results = runs.save_run(args.save, name, predict=args.predict, **given,
                                         **dataclasses.asdict(opts))
                 print(f"run saved to {args.save}")
         path = (results.prior_only_report().write(args.output) if args.prior_only

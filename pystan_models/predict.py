@@ -68,6 +68,9 @@ class Predictor:
     # a fit with no program of its own (a Gibbs sampler's): the fit whose program
     # and data run on its draws
     via: dict[str, str] = field(default_factory=dict)
+    # fits whose group effects are fixed effects (no pooling): they predict rows
+    # of the fitted groups only
+    known_groups_only: tuple[str, ...] = ()
 
     @property
     def fits(self) -> list[str]:
@@ -80,6 +83,12 @@ class Predictor:
 
     def rows(self, frame: pd.DataFrame, source: str) -> formula.NewRows:
         return formula.new_rows(self.design, frame, source)
+
+    def predicting(self, rows: formula.NewRows) -> list[str]:
+        """The fits that predict ``rows``: every one, but those of known groups only
+        where a row has a new group."""
+        new = rows.new_group.any()
+        return [f for f in self.fits if not (new and f in self.known_groups_only)]
 
 
 def choose(predictors: "Predictor | list[Predictor]", frame: pd.DataFrame,

@@ -729,8 +729,8 @@ def analyse(data=None, *, figure_counties=FIGURE_COUNTIES, formula: str | None =
 # and its intercept and floor slope
 NOTES_FORMULA = "log_radon ~ floor + log_uranium + (1 + floor | county)"
 # which columns of that X each model's X takes, and which county coefficients
-# (0: intercept, 1: floor slope) its Z holds; no pooling has no prediction for a
-# new county (its county effects are fixed effects), so it does not predict
+# (0: intercept, 1: floor slope) its Z holds; no pooling (its X the floor and the
+# county indicators) predicts rows of the data's counties only
 PREDICTING = {"complete": ([0], []), "intercepts": ([0], [0]),
               "uranium": ([0, 1], [0]), "slopes": ([1], [0, 1])}
 
@@ -754,10 +754,12 @@ def slots(entries: list[list[tuple[int, int, float]]], S: int) -> dict:
 
 
 def notes_predictor(frame: pd.DataFrame) -> predict.Predictor:
-    """Complete pooling, varying intercepts, + uranium and + floor slopes predict:
-    X_pred the model's columns of (floor, log_uranium); Z_pred the county's
-    intercept (column county) and floor slope (column J + county); and the
-    marginal program of + uranium, from the county effects it draws."""
+    """Every fit predicts: complete pooling, varying intercepts, + uranium and +
+    floor slopes (and its nested refit) with X_pred the model's columns of (floor,
+    log_uranium) and Z_pred the county's intercept (column county) and floor slope
+    (column J + county); no pooling, for the data's counties only, with X_pred the
+    floor and the county's indicator; and the marginal program of + uranium, from
+    the county effects it draws."""
     d = formula.design(frame, NOTES_FORMULA, family="gaussian", check_rank=False,
                        source=frame.attrs.get("source", FRAME))
     J = len(d.groups[0].levels)
@@ -773,11 +775,19 @@ def notes_predictor(frame: pd.DataFrame) -> predict.Predictor:
                     **slots(entries, len(coefs))}
         return inputs
 
+    def no_pooling(rows: formula.NewRows) -> dict:    # X = floor, county indicators
+        index = rows.groups[0][0]
+        return {"N_pred": len(index), "X_pred": np.column_stack(
+            [rows.X[:, 0], index[:, None] == np.arange(1, J + 1)]).astype(float),
+                **slots([[] for _ in index], 0)}
+
     def marginal(rows: formula.NewRows) -> dict:    # X = floor, W = log uranium
         return {"N_pred": len(rows.X), "X_pred": rows.X[:, [0]],
                 "W_pred": rows.X[:, [1]], "group_pred": rows.groups[0][0]}
-    return predict.Predictor(d, {**{m: inputs_of(m) for m in PREDICTING},
-                                 MARGINAL_FIT: marginal})
+    inputs = {m: inputs_of(m) for m in PREDICTING}
+    return predict.Predictor(d, {"complete": inputs["complete"], "none": no_pooling,
+                                 **inputs, NESTED: inputs["slopes"],
+                                 MARGINAL_FIT: marginal}, known_groups_only=("none",))
 
 
 def user_predictor(models: dict[str, "UserModel"], fits: dict) -> predict.Predictor:

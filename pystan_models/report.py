@@ -507,10 +507,12 @@ def add_priors(rep: "Report", priors: pd.DataFrame, checks: pd.DataFrame,
 PREDICTIONS_SHOWN = 50      # rows of the predictions table in the report (all in the CSV)
 
 
-def add_predictions(rep: "Report", predictions: pd.DataFrame, source: str) -> None:
+def add_predictions(rep: "Report", predictions: pd.DataFrame, source: str,
+                    not_predicting=()) -> None:
     """The Predictions section: what was predicted from what, a sentence on the new
     groups (their intervals should be wider: the group effect is drawn from the
-    population), and the table (the first rows; every row in the CSV)."""
+    population) and on fits that cannot predict them, and the table (the first
+    rows; every row in the CSV)."""
     fits = list(dict.fromkeys(predictions["fit"]))
     n = int((predictions["fit"] == fits[0]).sum())
     outcome = [c[:-5] for c in predictions.columns if c.endswith(" mean")][0]
@@ -530,6 +532,9 @@ def add_predictions(rep: "Report", predictions: pd.DataFrame, source: str) -> No
                  f"(new group): their group effect is drawn from the population "
                  f"distribution, which widens their intervals (median 90% width "
                  f"{width[first & new].median():.3g}{known}, {fits[0]}).")
+    if not_predicting:
+        text += (f" {' and '.join(map(repr, not_predicting))} cannot predict these rows: "
+                 f"its group effects are fixed effects, with none for a new group.")
     shown = predictions.head(PREDICTIONS_SHOWN * len(fits)) if len(fits) == 1 else \
         predictions.groupby("fit", sort=False).head(PREDICTIONS_SHOWN)
     more = (f" The table shows the first {PREDICTIONS_SHOWN} rows per fit; the CSV "

@@ -22,6 +22,7 @@ import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import PystanModelsError
@@ -100,9 +101,17 @@ class Results:
         Made by the fit's own program on its draws (cmdstanpy's
         ``generate_quantities``), see :mod:`pystan_models.predict`."""
         from . import predict
+        from .errors import DataError
         p, frame, source = self._predictor(frame)
         name = self._predicting_fit(p, fit)
-        return predict.predict(self.fits[name], p, name, p.rows(frame, source),
+        rows = p.rows(frame, source)
+        if name not in p.predicting(rows):
+            raise DataError(
+                f"{source}, row {int(np.argmax(rows.new_group)) + 1}: a group not in "
+                f"the data; {name} has fixed group effects, none for a new group, so it "
+                f"predicts rows of the data's groups only: predict this file with one "
+                f"of {', '.join(p.predicting(rows))}")
+        return predict.predict(self.fits[name], p, name, rows,
                                self.options.seed if seed is None else seed,
                                self.fits[p.via.get(name, name)])
 
@@ -123,9 +132,10 @@ class Results:
                                   self.fits[name], p, name, rows, seed,
                                   self.fits[p.via.get(name, name)]), name, rows, p),
                               predict.table_to_json, predict.table_from_json)
-        self.tables["predictions"] = pd.concat([one(name) for name in p.fits],
+        self.tables["predictions"] = pd.concat([one(name) for name in p.predicting(rows)],
                                                ignore_index=True)
         self.extras["predictions source"] = source
+        self.extras["not predicting"] = [f for f in p.fits if f not in p.predicting(rows)]
         return self.tables["predictions"]
 
     def _predictor(self, frame):
@@ -158,7 +168,8 @@ class Results:
             setattr(rep, key, list(map(tuple, value)) if key == "sections" else value)
         if "predictions" in self.tables:
             report.add_predictions(rep, self.tables["predictions"],
-                                   self.extras["predictions source"])
+                                   self.extras["predictions source"],
+                                   self.extras.get("not predicting", []))
         rebuilt = (report.para(f"Rebuilt without sampling from the saved run "
                                f"{self.saved_run}; the times are the saved run's.",
                                "note") if self.saved_run else "")

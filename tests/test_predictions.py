@@ -124,6 +124,7 @@ def test_a_saved_run_predicts_any_rows_as_the_run_did(tmp_path):
     assert beetles.main([*args, "--save", str(tmp_path / "run"), "--output",
                          str(out)]) == 0
     saved = pd.read_csv(tmp_path / "b-predictions.csv")
+    assert f"3 row(s) of {new} predicted by" in out.read_text()   # the file, named
     assert beetles.main(["--from", str(tmp_path / "run"), "--predict", str(new),
                          "--output", str(tmp_path / "again.html")]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "again-predictions.csv"),
@@ -229,8 +230,10 @@ def test_every_example_predicts_from_its_fits(name):
     rows = _new_rows(pd.read_csv(data_file(file)), group)
     r = module.analyse(**({"iter_warmup": 200, **TINY} if name != "rats" else TINY))
     table = r.add_predictions(rows)
-    fits = r.extras["predictor"].fits if not isinstance(r.extras["predictor"], list) \
-        else [f for p in r.extras["predictor"] for f in p.fits if f.startswith("epil")]
+    p = r.extras["predictor"]
+    p = p if not isinstance(p, list) else [q for q in p if q.fits[0].startswith("epil")][0]
+    fits = p.predicting(p.rows(rows, "rows"))
+    assert fits == [f for f in p.fits if f not in p.known_groups_only or group is None]
     assert list(dict.fromkeys(table["fit"])) == fits
     assert len(table) == len(rows) * len(fits)
     stats = [c for c in table.columns if c.endswith((" q5", " q50", " q95"))]
@@ -245,6 +248,14 @@ def test_every_example_predicts_from_its_fits(name):
             if fit in ("complete", "epilepsy: Poisson"):   # no group term
                 continue
             assert t[expected].iloc[2] > t[expected].iloc[0], fit
+    for fit in p.known_groups_only:    # radon's no pooling: the data's counties only
+        with pytest.raises(DataError, match="row 3: a group not in the data"):
+            r.predict(rows, fit)
+        mu = r.predict(rows.head(2), fit)["predictions"]["mu"].values.reshape(-1, 2)
+        beta = draws(r.fits[fit].idata, "beta").reshape(len(mu), -1)
+        county = rows[group].head(2).to_numpy()      # X = floor, county indicators
+        expected = beta[:, [0]] * rows["floor"].head(2).to_numpy() + beta[:, county]
+        np.testing.assert_allclose(mu, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow
