@@ -379,7 +379,23 @@ def posterior_table(idata: xr.DataTree, var_names: list[str]) -> pd.DataFrame:
     """mean, sd, 2.5/50/97.5% quantiles, R-hat, bulk and tail ESS and the MCSE of
     the mean per parameter.  The interval is set to ArviZ 0.x's meaning, the
     central 95% (ArviZ 1.x's default is 89%); sd has ddof = 1; R-hat is the
-    rank-normalised split R-hat; ESS bulk and tail as Vehtari et al. (2021)."""
+    rank-normalised split R-hat; ESS bulk and tail as Vehtari et al. (2021).
+    A saved run keeps it (keyed by the draws) for a rebuild."""
+    draws = [idata["posterior"][v].values for v in var_names]
+    return remembered("posterior table", {"vars": var_names, "draws": draws},
+                      lambda: _posterior_table(idata, var_names), _frame_json, _json_frame)
+
+
+def _frame_json(frame: pd.DataFrame) -> dict:    # floats as Python writes them: exact
+    return {"index": list(frame.index), "columns": list(frame.columns),
+            "data": frame.to_numpy(float).tolist()}
+
+
+def _json_frame(saved: dict) -> pd.DataFrame:
+    return pd.DataFrame(saved["data"], index=saved["index"], columns=saved["columns"])
+
+
+def _posterior_table(idata: xr.DataTree, var_names: list[str]) -> pd.DataFrame:
     stats = az.summary(idata, var_names=var_names, kind="all", ci_prob=0.95,
                        ci_kind="eti", round_to="none")
     median = az.summary(idata, var_names=var_names, kind="stats_median", round_to="none")

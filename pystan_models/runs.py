@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import hashlib
 import importlib
 import json
@@ -69,6 +70,12 @@ def input_hash(value) -> str:
     digest = hashlib.sha256()
     _feed(digest, value)
     return digest.hexdigest()[:16]
+
+
+def remembered_key(name: str, inputs) -> str:
+    """A remembered result's key: its name and the hash of its inputs and of the
+    code that computes it (render_key), so other code computes it again."""
+    return f"{name} {input_hash({'inputs': inputs, 'code': render_key()})}"
 
 
 def _feed(digest, v) -> None:
@@ -139,7 +146,7 @@ class Recorder:
 
     def remembered(self, name, inputs, compute, encode, decode):
         result = compute()
-        self.remembered_results[f"{name} {input_hash(inputs)}"] = encode(result)
+        self.remembered_results[remembered_key(name, inputs)] = encode(result)
         return result
 
     def call(self, name, inputs, run, constant_data=None) -> Fit:
@@ -160,7 +167,7 @@ class Replay:
         self.remembered_results = remembered
 
     def remembered(self, name, inputs, compute, encode, decode):
-        saved = self.remembered_results.get(f"{name} {input_hash(inputs)}")
+        saved = self.remembered_results.get(remembered_key(name, inputs))
         return compute() if saved is None else decode(saved)
 
     def call(self, name, inputs, run, constant_data=None) -> Fit:
@@ -393,18 +400,18 @@ def keep_rendered(results: Results, draw: bool) -> None:
     whose code and libraries are the same (render_key); any other rebuild draws it
     when the report is asked for, from the same draws."""
     results.rendered = fitting.remembered(
-        "report body", {"code": render_key()},
-        results.render_body if draw else lambda: None, _same, _same)
+        "report body", None, results.render_body if draw else lambda: None, _same, _same)
 
 
 def _same(value):
     return value
 
 
+@functools.cache
 def render_key() -> str:
-    """What a report's rendering depends on beyond the run itself: the package's
-    source, its programs, and the versions of the libraries that draw and
-    summarise."""
+    """What a remembered result (a posterior table, PSIS-LOO, the report as drawn)
+    depends on beyond the run itself: the package's source, its programs, and the
+    versions of the libraries that draw and summarise."""
     from importlib.metadata import PackageNotFoundError, version
     from .resources import STAN_DIR
     digest = hashlib.sha256()
