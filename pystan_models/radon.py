@@ -27,14 +27,13 @@ import inspect
 import json
 import sys
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import scipy
-import statsmodels
-import statsmodels.formula.api as smf
 
 from . import centring, cli, formula, predict, programs, report
 from .data import FRAME, Column, check_rows, data_file, prepare, read_table
@@ -384,6 +383,7 @@ def marginal_comparison(plain: RadonFit, marginal: Fit) -> pd.DataFrame:
 def reml(frame: pd.DataFrame, model: str) -> dict[str, float]:
     """The same model by least squares (complete and no pooling) or by REML
     (statsmodels MixedLM), keyed by the Stan parameter names."""
+    import statsmodels.formula.api as smf   # here: a rebuild reads cached_reml's
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MixedLM's convergence chatter
@@ -442,7 +442,7 @@ def cached_reml(frame: pd.DataFrame, model: str) -> dict[str, float]:
     statsmodels, scipy and numpy)."""
     key = hashlib.sha256(pd.util.hash_pandas_object(frame).to_numpy().tobytes())
     key.update(json.dumps([model, list(frame.columns), inspect.getsource(reml),
-                           statsmodels.__version__, scipy.__version__, np.__version__]
+                           version("statsmodels"), scipy.__version__, np.__version__]
                           ).encode())
     path = (programs.cache_root() / "references"
             / f"radon-{model}-{key.hexdigest()[:16]}.json")
@@ -1378,6 +1378,7 @@ def user_reml(um: UserModel) -> dict[str, float] | None:
     one grouping factor, each varying coefficient its own variance component as in
     the program), keyed by :func:`user_table`'s names; None where statsmodels cannot
     fit it (two or more grouping factors)."""
+    import statsmodels.formula.api as smf   # here, not at import (slow to import)
     import warnings
     fd, d = um.fd, um.d
     if len(fd.groups) > 1:

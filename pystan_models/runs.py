@@ -208,13 +208,20 @@ def fit_entry(call: Call, name: str, label: str | None) -> dict:
             "cmdstan_errors": f.cmdstan_errors}
 
 
+# read when first used: the bulk of a saved run, which a rebuild by the same code,
+# reading back the report as drawn and PSIS-LOO, does not use
+LAZY_GROUPS = ("posterior_predictive", "log_likelihood", "prior_predictive")
+
+
 def read_fit(directory: Path, entry: dict) -> Fit:
-    """The saved Fit of a run.json entry, its draws read into memory."""
+    """The saved Fit of a run.json entry, its draws read into memory (the replicates
+    and the pointwise log-likelihood when first used)."""
     path = directory / entry["file"]
     try:
         tree = xr.open_datatree(path)
-        tree.load()
-        tree.close()
+        for group in tree.children:
+            if group not in LAZY_GROUPS:
+                tree[group].load()
     except (OSError, ValueError) as exc:
         raise SavedRunError(f"{path}: cannot read the saved draws ({exc})") from None
     if "constant_data" in tree.children:   # kept on disk only: the live fit has none
