@@ -208,20 +208,15 @@ def fit_entry(call: Call, name: str, label: str | None) -> dict:
             "cmdstan_errors": f.cmdstan_errors}
 
 
-# read when first used: the bulk of a saved run, which a rebuild by the same code,
-# reading back the report as drawn and PSIS-LOO, does not use
-LAZY_GROUPS = ("posterior_predictive", "log_likelihood", "prior_predictive")
-
-
 def read_fit(directory: Path, entry: dict) -> Fit:
-    """The saved Fit of a run.json entry, its draws read into memory (the replicates
-    and the pointwise log-likelihood when first used)."""
+    """The saved Fit of a run.json entry, its draws read into memory and the file
+    closed (a file left open for lazy reads crashed the netCDF library, a segfault,
+    when the same file was opened again)."""
     path = directory / entry["file"]
     try:
         tree = xr.open_datatree(path)
-        for group in tree.children:
-            if group not in LAZY_GROUPS:
-                tree[group].load()
+        tree.load()
+        tree.close()
     except (OSError, ValueError) as exc:
         raise SavedRunError(f"{path}: cannot read the saved draws ({exc})") from None
     if "constant_data" in tree.children:   # kept on disk only: the live fit has none
