@@ -69,12 +69,10 @@ def csv_fit(model: cmdstanpy.CmdStanModel, posterior: xr.Dataset, folder: str
             ) -> cmdstanpy.CmdStanMCMC:
     """Stan CSV files in ``folder``, one per chain, of the model's parameters'
     draws in ``posterior`` (chain x draw x the declared shape), read back by
-    cmdstanpy as a fit."""
-    declared = list(model.src_info()["parameters"])
-    missing = [name for name in declared if name not in posterior]
-    if missing:
-        raise PystanModelsError(f"{model.name}: the draws have no {', '.join(missing)} "
-                                f"to run its generated quantities on")
+    cmdstanpy as a fit.  A declared parameter the draws lack has size 0 (ArviZ
+    keeps no size-0 variable, and CmdStan writes no column for one); if it has
+    not, CmdStan refuses the files' columns (:func:`generated` names the program)."""
+    declared = [name for name in model.src_info()["parameters"] if name in posterior]
     names, columns = list(SAMPLER_COLUMNS), []
     for name in declared:
         v = np.asarray(posterior[name].values, float)

@@ -793,14 +793,24 @@ def notes_predictor(frame: pd.DataFrame) -> predict.Predictor:
 def user_predictor(models: dict[str, "UserModel"], fits: dict) -> predict.Predictor:
     """A user's formula: each fit's X_pred its kept common terms standardised as its
     X was, Z_pred each group coefficient's column (scaled as Z was; 0 for a new
-    level); the draws shifted back by the fit's shift of y.  The marginal program
-    does not predict here: with no group-level predictor (L = 0, beta_county of
-    size 0) CmdStan 2.27's standalone generated quantities crashes on its draws."""
-    return predict.Predictor(
-        next(iter(models.values())).fd,
-        {name: _user_inputs(um, fits[name].spec["data"]["S"])
-         for name, um in models.items()},
-        shifts={name: um.shift for name, um in models.items()})
+    level); the marginal program's (y ~ x + (1 | g)) X_pred the same, group_pred the
+    row's level (0: new); the draws shifted back by the fit's shift of y."""
+    um = models[FORMULA_FIT]
+    inputs = {name: _user_inputs(m, fits[name].spec["data"]["S"])
+              for name, m in models.items()}
+    if USER_MARGINAL in fits:
+        def marginal(rows: formula.NewRows) -> dict:
+            X = _standardised(um, rows)
+            return {"N_pred": len(X), "X_pred": X, "W_pred": np.zeros((len(X), 0)),
+                    "group_pred": rows.groups[0][0]}
+        inputs[USER_MARGINAL] = marginal
+    shifts = {name: m.shift for name, m in models.items()}
+    return predict.Predictor(um.fd, inputs, shifts={**shifts, USER_MARGINAL: um.shift})
+
+
+def _standardised(um: "UserModel", rows: formula.NewRows) -> np.ndarray:
+    """The rows' kept common terms, standardised as the fit's X was."""
+    return (rows.X[:, um.common] - um.x_mean) / um.x_sd
 
 
 def _user_inputs(um: "UserModel", S: int):
@@ -817,7 +827,7 @@ def _user_inputs(um: "UserModel", S: int):
                     entries[i].append((0 if j == 0 else offsets[c] + j, c + 1,
                                        Z[i, k] / um.z_sd[c]))
                 c += 1
-        X = (rows.X[:, um.common] - um.x_mean) / um.x_sd
+        X = _standardised(um, rows)
         return {"N_pred": len(X), "X_pred": X, **slots(entries, S)}
     return inputs
 
@@ -1466,7 +1476,7 @@ def analyse_user(data, formula_text: str, *, dropna: bool, prior_scale: float,
         extras={"user": um, "loo_notes": loo_notes, "prior_scale": prior_scale,
                 "predictor": user_predictor(
                     {FORMULA_FIT: um, **({POOLED_FIT: pooled} if POOLED_FIT in fits
-                                         else {})}, fits),
+                                         else {})}, every),
                 "centring": um.choices})
 
 

@@ -40,6 +40,14 @@
 // group_pred = 0, a group not in the data, draws a new gamma ~ N(alpha,
 // sigma_gamma^2) for the row.
 //
+// Parameter order.  beta (K = 0: y ~ 1 + (1 | g)) and beta_county (L = 0:
+// a user's y ~ x + (1 | g)) can have size 0, so they come last: CmdStan
+// 2.27's standalone generate_quantities pairs the names of the nonzero-size
+// parameters with the sizes of the first declared ones, and a size-0
+// parameter before a nonzero one makes it read past an empty vector (a
+// segfault; stan-dev/cmdstan#990, fixed in Stan 2.32).  K = 0 with L > 0
+// would still crash it; the driver never asks for that design.
+//
 // Data: Minnesota household radon (log pCi/L), floor, county log uranium;
 // Gelman & Hill (2007), ch. 12 (data/radon_mn.csv; groups are counties).
 data {
@@ -97,11 +105,13 @@ transformed data {
   }
 }
 parameters {
-  vector[K] beta;                 // row-level coefficients
-  vector[L] beta_county;          // group-level coefficients
+  // in this order, so that the ones that can have size 0 come last (see the
+  // header)
   real alpha;                     // mean of the group effects
   real<lower=0> sigma_gamma;      // sd of the group effects
   real<lower=0> sigma;            // residual sd
+  vector[K] beta;                 // row-level coefficients
+  vector[L] beta_county;          // group-level coefficients
 }
 model {
   vector[J] within = syy - 2 * (sxy * beta) + sxx * to_vector(beta * beta');
