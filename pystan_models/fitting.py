@@ -129,6 +129,16 @@ class Fit:
         return self.summaries[key]
 
 
+def rescale(f: Fit, posterior: xr.Dataset, shift: float = 0.0) -> None:
+    """Give ``f`` the draws ``posterior`` (on the user's scale) and, for a fit to
+    y - ``shift``, its replicated and observed outcome back as y."""
+    f.idata["posterior"] = posterior
+    for group in ("posterior_predictive", "observed_data"):
+        if shift and group in f.idata.children:
+            f.idata[group] = f.idata[group].to_dataset() + shift
+    f.summaries.clear()
+
+
 def say(opts: RunOptions, msg: str) -> None:
     if not opts.quiet:
         print(msg, file=sys.stderr, flush=True)

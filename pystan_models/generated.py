@@ -38,11 +38,12 @@ TIMING = ("# \n#  Elapsed Time: 0 seconds (Warm-up)\n#                0 seconds 
           "(Sampling)\n#                0 seconds (Total)\n# ")
 
 
-def generated(f, data: dict, seed: int, names: list[str], program: str | None = None
-              ) -> dict[str, np.ndarray]:
+def generated(f, data: dict, seed: int, names: list[str], dim: tuple[str, np.ndarray],
+              program: str | None = None) -> dict[str, xr.DataArray]:
     """The generated quantities ``names`` of ``program`` (default: the fit's own)
-    run on the draws of the fit ``f`` with Stan data ``data``: each an array chain x
-    draw x (its values, flattened as cmdstanpy gives them)."""
+    run on the draws of the fit ``f`` with Stan data ``data``: each chain x draw x
+    ``dim`` (its name and coordinates; the values flattened as cmdstanpy gives
+    them), with the chain and draw coordinates of the fit's posterior."""
     program = program or f.program
     model = programs.load(program, quiet=True)
     with tempfile.TemporaryDirectory(prefix="pystan_models-draws-") as tmp, \
@@ -51,13 +52,17 @@ def generated(f, data: dict, seed: int, names: list[str], program: str | None = 
         chains, draws = previous.chains, previous.num_draws_sampling
         try:
             gq = model.generate_quantities(data=data, previous_fit=previous, seed=seed)
-            return {name: np.asarray(gq.stan_variable(name), float)
-                    .reshape(chains, draws, -1) for name in names}
+            values = {name: np.asarray(gq.stan_variable(name), float)
+                      .reshape(chains, draws, -1) for name in names}
         except (RuntimeError, ValueError) as exc:    # ValueError: CmdStan crashed,
             raise PystanModelsError(                 # its output file is empty
                 f"{programs.stan_file(program)}: CmdStan failed in generated "
                 f"quantities on the draws of {f.program}: "
                 f"{str(exc).splitlines()[0]}") from None
+    post = f.idata["posterior"]
+    coords = {"chain": post["chain"].values, "draw": post["draw"].values, dim[0]: dim[1]}
+    return {name: xr.DataArray(v, dims=("chain", "draw", dim[0]), coords=coords)
+            for name, v in values.items()}
 
 
 def parameters(f) -> xr.Dataset:

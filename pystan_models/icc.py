@@ -29,7 +29,7 @@ from scipy import stats
 from . import centring, cli, formula, predict, programs, radon, report
 from .data import FRAME, read_table
 from .errors import DataError
-from .fitting import Fit, RunOptions, draws, efficiency_table, run_options, sample
+from .fitting import Fit, RunOptions, draws, efficiency_table, rescale, run_options, sample
 from .radon import DATA
 from .results import Results
 
@@ -387,8 +387,7 @@ def analyse_user(data, formula_text: str, *, dropna: bool, prior_scale: float,
     f = fit(frame.assign(log_radon=fd.y - shift), opts, centred=choice.centred, **scales)
     post = f.idata["posterior"].to_dataset()
     post["alpha"], post["beta"] = post["alpha"] + shift, post["beta"] + shift
-    f.idata["posterior"] = post
-    f.summaries.clear()
+    rescale(f, post, shift)
     cl = classical(frame)
     table = estimates_table(f, cl)
     an = cl["one-way ANOVA"]

@@ -118,14 +118,11 @@ def predict(f: Fit, predictor: Predictor, name: str, rows: formula.NewRows,
     model = model or f
     data = {**model.spec["data"], **{k: _stan(v) for k, v in
                                      predictor.inputs[name](rows).items()}}
-    out = generated(f, data, seed, ["y_pred", "mu_pred"], program=model.program)
-    post = f.idata["posterior"]
-    coords = {"chain": post["chain"].values, "draw": post["draw"].values,
-              "row": np.arange(1, len(rows.X) + 1)}
+    out = generated(f, data, seed, ["y_pred", "mu_pred"],
+                    ("row", np.arange(1, len(rows.X) + 1)), program=model.program)
 
     def draws(var: str) -> xr.DataArray:
-        v = out[var] + predictor.shifts.get(name, 0.0)
-        return xr.DataArray(v, dims=("chain", "draw", "row"), coords=coords)
+        return out[var] + predictor.shifts.get(name, 0.0)
 
     outcome = predictor.outcome or _outcome(predictor.design)
     inputs = {c: ("row", rows.frame[c].to_numpy()) for c in predictor.design.inputs
@@ -134,7 +131,7 @@ def predict(f: Fit, predictor: Predictor, name: str, rows: formula.NewRows,
         "predictions": xr.Dataset({outcome: draws("y_pred"), "mu": draws("mu_pred")}),
         "predictions_constant_data": xr.Dataset(
             {**inputs, "new_group": ("row", rows.new_group)},
-            coords={"row": coords["row"]}),
+            coords={"row": out["y_pred"]["row"].values}),
     })
 
 

@@ -48,19 +48,14 @@ def replicate(f: Fit, data: dict, observed: dict, seed: int, *, dim: str | None 
 
 def _replicated(f: Fit, data: dict, name: str, values, seed: int, dim: str | None,
                 y_rep: str, log_lik: str, extra_data: dict | None) -> Fit:
-    out = generated(f, programs.with_no_predictions(
-        f.program, {**data, "pointwise": 1, **(extra_data or {})}), seed, [y_rep, log_lik])
-    post = f.idata["posterior"]
     dim = dim or f"{name}_dim_0"
-    coords = {"chain": post["chain"].values, "draw": post["draw"].values,
-              dim: np.arange(len(values))}
-
-    def draws(var: str) -> xr.DataArray:
-        return xr.DataArray(out[var], dims=("chain", "draw", dim), coords=coords)
-
+    index = np.arange(len(values))
+    out = generated(f, programs.with_no_predictions(
+        f.program, {**data, "pointwise": 1, **(extra_data or {})}), seed, [y_rep, log_lik],
+        (dim, index))
     idata = f.idata.copy()
-    idata["posterior_predictive"] = xr.Dataset({name: draws(y_rep)})
-    idata["log_likelihood"] = xr.Dataset({name: draws(log_lik)})
+    idata["posterior_predictive"] = xr.Dataset({name: out[y_rep]})
+    idata["log_likelihood"] = xr.Dataset({name: out[log_lik]})
     idata["observed_data"] = xr.Dataset({name: xr.DataArray(
-        np.asarray(values), dims=(dim,), coords={dim: coords[dim]})})
+        np.asarray(values), dims=(dim,), coords={dim: index})})
     return dataclasses.replace(f, idata=idata)

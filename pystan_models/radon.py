@@ -39,7 +39,7 @@ from . import centring, cli, formula, predict, programs, report
 from .data import FRAME, Column, check_rows, data_file, prepare, read_table
 from .errors import DataError, PystanModelsError
 from .fitting import (LOO_NOTE, MCSE_NOTE, Fit, RunOptions, efficiency_table, loo_compare,
-                      run_options, sample, say, stacked)
+                      rescale, run_options, sample, say, stacked)
 from .predictive import replicate
 from .results import Results
 
@@ -784,9 +784,8 @@ def notes_predictor(frame: pd.DataFrame) -> predict.Predictor:
     def marginal(rows: formula.NewRows) -> dict:    # X = floor, W = log uranium
         return {"N_pred": len(rows.X), "X_pred": rows.X[:, [0]],
                 "W_pred": rows.X[:, [1]], "group_pred": rows.groups[0][0]}
-    inputs = {m: inputs_of(m) for m in PREDICTING}
-    return predict.Predictor(d, {"complete": inputs["complete"], "none": no_pooling,
-                                 **inputs, NESTED: inputs["slopes"],
+    inputs = {m: inputs_of(m) if m in PREDICTING else no_pooling for m in MODELS}
+    return predict.Predictor(d, {**inputs, NESTED: inputs["slopes"],
                                  MARGINAL_FIT: marginal}, known_groups_only=("none",))
 
 
@@ -1242,7 +1241,7 @@ def user_priors(fd: formula.Design, prior_scale: float) -> dict[str, float]:
 
 def user_priors_table(um: UserModel, scales: dict[str, float], prior_scale: float
                       ) -> pd.DataFrame:
-    fd, sy = um.fd, scales["scale_prior_sd"]
+    sy = scales["scale_prior_sd"]
     rows = []
     if um.d.intercept:
         rows.append(("Intercept", f"normal({um.shift:.4g}, {2.5 * sy:.4g})",
@@ -1321,11 +1320,7 @@ def user_scale(f: Fit, um: UserModel) -> None:
             fixed=um.terms, free=[um.free[i] for i in keep])
         f.main[:] = ["beta"] + [v for v in f.main if v != "beta"
                                 and (v != "alpha_free" or keep)]
-    f.idata["posterior"] = post
-    for group in ("posterior_predictive", "observed_data"):   # y, not y - shift
-        if group in f.idata.children:
-            f.idata[group] = f.idata[group].to_dataset() + um.shift
-    f.summaries.clear()
+    rescale(f, post, um.shift)
 
 
 def user_table(f: Fit) -> pd.DataFrame:
@@ -1362,11 +1357,7 @@ def user_marginal(um: UserModel, opts: RunOptions, scales: dict[str, float]) -> 
         slopes = post["beta"].values / um.x_sd
         post["beta"] = (post["beta"].dims, slopes)
         post["alpha"] = post["alpha"] + um.shift - slopes @ um.x_mean
-    f.idata["posterior"] = post
-    for group in ("posterior_predictive", "observed_data"):   # y, not y - shift
-        if group in f.idata.children:
-            f.idata[group] = f.idata[group].to_dataset() + um.shift
-    f.summaries.clear()
+    rescale(f, post, um.shift)
     return f
 
 

@@ -418,7 +418,8 @@ def render_key() -> str:
     from .resources import STAN_DIR
     digest = hashlib.sha256()
     package = Path(__file__).parent
-    for path in sorted([*package.glob("*.py"), *STAN_DIR.glob("*.stan")]):
+    for path in sorted([*package.glob("*.py"), *STAN_DIR.glob("*.stan"),
+                        *STAN_DIR.glob("include/*.stanfunctions")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for lib in ("arviz", "arviz-base", "arviz-stats", "arviz-plots", "matplotlib",
                 "numpy", "pandas", "scipy", "xarray"):
@@ -535,13 +536,15 @@ class _NoCompiling:
 
 
 def load_run(directory: Path | str, *, quiet: bool | None = None,
-             predict=None) -> Results:
+             predict=None, reuse: bool = True) -> Results:
     """The Results of a saved run, rebuilt without sampling: the example's
     ``analyse`` on the saved options, every fit the saved one.  Refused, naming
     it, when a program or a data file changed since the run was saved.
     ``quiet``: override the saved run's progress output; ``predict``: new rows to
     predict on the saved draws (those the run was saved with read back, others
-    made by generated quantities, as the run itself would have made them)."""
+    made by generated quantities, as the run itself would have made them);
+    ``reuse=False``: compute the remembered results and draw the report again, as
+    other code would (the benchmark's measure of a redraw)."""
     directory = Path(directory)
     run = read_run(directory)
     found = changed(run)
@@ -553,7 +556,7 @@ def load_run(directory: Path | str, *, quiet: bool | None = None,
         options["quiet"] = quiet
     module = importlib.import_module(f"pystan_models.{run['example']}")
     try:
-        remembered = json.loads((directory / REMEMBERED_FILE).read_text())
+        remembered = json.loads((directory / REMEMBERED_FILE).read_text()) if reuse else {}
     except (OSError, ValueError):   # a cache only: computed again without it
         remembered = {}
     replay = Replay(directory, run["fits"], remembered)

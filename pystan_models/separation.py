@@ -45,7 +45,7 @@ from . import centring, cli, formula, predict, programs, report
 from .data import FRAME, Column, check_rows, data_file, prepare
 from .errors import DataError, PystanModelsError
 from .fitting import Fit, RunOptions, efficiency_table, run_options, sample, say
-from .probit import bernoulli_rows, expanded, term_scale, user_design
+from .probit import bernoulli_rows, expanded, term_scale, user_design  # noqa: F401 (separation.bernoulli_rows)
 from .results import Results
 
 DATA = data_file("endometrial.csv")
@@ -932,7 +932,6 @@ def render_formula(r: Results, rep: report.Report) -> None:
     fits, x, d = r.fits, r.extras, r.extras["design"]
     rows, priors = x["rows"], x["priors"]
     tables = {name: f.table() for name, f in fits.items()}
-    sep = r.table("separation")["separating direction"]
     rep.section("Data", report.para(
         f"Source: {Path(d.source).name or d.source}; formula {x['formula']}. "
         f"{len(d.y)} data row(s) used"
