@@ -16,7 +16,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 import xarray as xr
 
 from . import cli, predict, programs, report
@@ -25,13 +24,13 @@ from . import formula as formulas
 from .data import Column, check_rows, data_file, prepare
 from .errors import DataError
 from .errors import PystanModelsError
-from .fitting import LOO_NOTE, Fit, RunOptions, draws, loo_compare, run_options, sample
+from .fitting import (LOO_NOTE, Fit, RunOptions, draws, loo_compare, reference, run_options,
+                      sample)
 from .results import Results
 
 DATA = data_file("beetles.csv")
 COLUMNS = [Column("dose"), Column("killed", "count"), Column("exposed", "count", positive=True)]
-LINKS = {"logit": sm.families.links.Logit(), "probit": sm.families.links.Probit(),
-         "cloglog": sm.families.links.CLogLog()}
+LINKS = {"logit": "Logit", "probit": "Probit", "cloglog": "CLogLog"}   # statsmodels' names
 PARAMS = ["alpha", "beta"]
 GRID_SIZE = 101       # points on the drawn dose-response curve
 GRID_MARGIN = 0.02    # the curve runs this far (log10 dose) beyond the data
@@ -139,6 +138,7 @@ def mle_problem(frame: pd.DataFrame) -> str | None:
     return None
 
 
+@reference
 def mle(frame: pd.DataFrame, link: str) -> pd.DataFrame:
     """Maximum-likelihood (IRLS) estimates and standard errors, via statsmodels;
     NaN when the estimate does not exist (see :func:`mle_problem`)."""
@@ -150,13 +150,15 @@ def mle(frame: pd.DataFrame, link: str) -> pd.DataFrame:
 
 def _glm(y, n, X, link: str):
     """statsmodels' binomial GLM of y successes in n trials on [1, X]."""
+    import statsmodels.api as sm   # here: slow to import; a rebuild needs none
     endog = np.column_stack([np.asarray(y), np.asarray(n) - np.asarray(y)])
     exog = sm.add_constant(np.asarray(X, float), has_constant="add")
     # the callers rule out separation; with as many rows as coefficients the fit
     # is exact (no residual df), which statsmodels warns about, wrongly
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return sm.GLM(endog, exog, family=sm.families.Binomial(link=LINKS[link])).fit()
+        family = sm.families.Binomial(getattr(sm.families.links, LINKS[link])())
+        return sm.GLM(endog, exog, family=family).fit()
 
 
 def fit_links(frame: pd.DataFrame, opts: RunOptions, grid_size: int = GRID_SIZE

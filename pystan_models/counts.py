@@ -35,7 +35,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from . import centring, cli, predict, programs, report
@@ -44,7 +43,7 @@ from . import formula as formulas
 from .data import Column, check_rows, data_file, prepare, shown
 from .errors import DataError, PystanModelsError
 from .fitting import (LOO_NOTE, Fit, RunOptions, draws, efficiency_table, loo_compare,
-                      pareto_k, run_options, sample)
+                      pareto_k, reference, run_options, sample)
 from .results import Results
 
 # the programs this example fits (compiled together when the cache lacks them)
@@ -201,9 +200,11 @@ def mle_poisson(frame: pd.DataFrame) -> pd.DataFrame:
                        ["alpha"] + [f"beta[{k}]" for k in ROACH_PREDICTORS])
 
 
+@reference
 def poisson_mle(y, X, log_exposure, names: list[str]) -> pd.DataFrame:
     """statsmodels' Poisson GLM of y on [1, X] with offset log_exposure: estimates
     and standard errors, indexed by ``names`` (the intercept first)."""
+    import statsmodels.api as sm   # here: slow to import; a rebuild needs none
     exog = sm.add_constant(np.asarray(X, dtype=float), has_constant="add")
     res = sm.GLM(np.asarray(y), exog, family=sm.families.Poisson(),
                  offset=np.asarray(log_exposure, dtype=float)).fit()

@@ -189,6 +189,54 @@ def remembered(name: str, inputs, compute: Callable, encode: Callable, decode: C
     return _session.remembered(name, inputs, compute, encode, decode)
 
 
+def reference(compute: Callable) -> Callable:
+    """Decorator for a reference fit of the data alone, not a draw (statsmodels'
+    maximum likelihood or REML, CmdStan's posterior mode): a saved run keeps its
+    result and a rebuild reads it back (:func:`remembered`), neither fitting again
+    nor importing statsmodels (a second of a rebuild's time) nor loading a
+    program.  The result is made of frames, arrays, numbers, strings, and lists
+    and dicts of them."""
+    @functools.wraps(compute)
+    def call(*args, **kwargs):
+        return remembered(f"reference {compute.__module__}.{compute.__name__}",
+                          {"args": args, "kwargs": kwargs},
+                          lambda: compute(*args, **kwargs), _to_json, _from_json)
+    return call
+
+
+def _to_json(v):
+    """A reference's result as JSON, exactly (floats as Python writes them; the
+    frames' dtypes kept; a series' name is not)."""
+    if isinstance(v, pd.DataFrame):
+        return {"frame": _to_json(v.to_dict(orient="split")),
+                "dtypes": [str(t) for t in v.dtypes]}
+    if isinstance(v, pd.Series):
+        return {"series": _to_json(v.to_frame("values"))}
+    if isinstance(v, np.ndarray):
+        return {"array": v.tolist(), "dtype": str(v.dtype)}
+    if isinstance(v, dict):
+        return {"dict": [[_to_json(k), _to_json(x)] for k, x in v.items()]}
+    if isinstance(v, (list, tuple)):
+        return [_to_json(x) for x in v]
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _from_json(v):
+    if isinstance(v, list):
+        return [_from_json(x) for x in v]
+    if not isinstance(v, dict):
+        return v
+    if "frame" in v:
+        split = _from_json(v["frame"])
+        frame = pd.DataFrame(split["data"], index=split["index"], columns=split["columns"])
+        return frame.astype(dict(zip(frame.columns, v["dtypes"])))
+    if "series" in v:
+        return _from_json(v["series"])["values"].rename(None)
+    if "array" in v:
+        return np.array(v["array"], dtype=v["dtype"])
+    return {_from_json(k): _from_json(x) for k, x in v["dict"]}
+
+
 def replayable(name: str):
     """Decorator for a sampler's entry point that returns a :class:`Fit` (the Gibbs
     samplers): it goes through :func:`engine_call`, keyed by its arguments."""
@@ -593,13 +641,19 @@ def _loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:
 
 def pareto_k(idata: xr.DataTree, log_lik: np.ndarray | None = None) -> np.ndarray:
     """PSIS Pareto k per observation, for the fit's log-likelihood or for
-    ``log_lik`` (draws shaped like it, e.g. a mixture's integrated log-likelihood)."""
-    if log_lik is not None:
-        (name, ref), = idata["log_likelihood"].data_vars.items()
-        idata = xr.DataTree.from_dict({
-            "posterior": idata["posterior"].to_dataset(),
-            "log_likelihood": xr.Dataset({name: (ref.dims, log_lik.reshape(ref.shape))},
-                                         coords=ref.coords)})
+    ``log_lik`` (draws shaped like it, e.g. a mixture's integrated log-likelihood).
+    A saved run keeps it (keyed by the draws) for a rebuild."""
+    (name, ref), = idata["log_likelihood"].data_vars.items()
+    draws = ref.values if log_lik is None else np.reshape(log_lik, ref.shape)
+    return remembered("pareto k", {"log_lik": draws}, lambda: _pareto_k(idata, draws),
+                      _to_json, _from_json)
+
+
+def _pareto_k(idata: xr.DataTree, log_lik: np.ndarray) -> np.ndarray:
+    (name, ref), = idata["log_likelihood"].data_vars.items()
+    idata = xr.DataTree.from_dict({
+        "posterior": idata["posterior"].to_dataset(),
+        "log_likelihood": xr.Dataset({name: (ref.dims, log_lik)}, coords=ref.coords)})
     with warnings.catch_warnings():  # the caller reports the k values themselves
         warnings.simplefilter("ignore")
         return np.asarray(az.loo(idata, pointwise=True).pareto_k).ravel()

@@ -23,13 +23,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
 from scipy import stats
 
 from . import centring, cli, formula, predict, programs, radon, report
 from .data import FRAME, read_table
 from .errors import DataError
-from .fitting import Fit, RunOptions, draws, efficiency_table, rescale, run_options, sample
+from .fitting import (Fit, RunOptions, draws, efficiency_table, reference, rescale, run_options,
+                      sample)
 from .radon import DATA
 from .results import Results
 
@@ -127,8 +127,10 @@ def anova(frame: pd.DataFrame, level: float = 0.95) -> dict[str, float]:
             "p_value": float(stats.f.sf(F, J - 1, N - J)), "n0": float(n0)}
 
 
+@reference
 def reml(frame: pd.DataFrame) -> dict[str, float]:
     """REML fit of the same model (statsmodels MixedLM, random county intercepts)."""
+    import statsmodels.formula.api as smf   # here: slow to import; a rebuild needs none
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = smf.mixedlm("log_radon ~ 1", frame, groups=frame.county).fit(reml=True)

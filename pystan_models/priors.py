@@ -519,8 +519,8 @@ def prior_only_answer(table: pd.DataFrame, checks: pd.DataFrame,
         if len(table) else []
     text = (f"Prior predictive check only (--prior-only): no posterior was sampled. "
             f"{len(checks)} of {len(fits)} fits have a proper prior and were run with "
-            "prior_only = 1" + (f"; the others' priors are improper (flat), so they "
-                                f"have none" if len(checks) < len(fits) else "") + ".")
+            "prior_only = 1" + ("; the others' priors are improper (flat), so they "
+                                "have none" if len(checks) < len(fits) else "") + ".")
     for _, row in checks.iterrows():
         text += (f" {row['fit']}: {row['statistic']} observed {row['observed']:.3g}, "
                  f"prior predictive median {row['prior median']:.3g} (90% interval "

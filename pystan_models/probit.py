@@ -27,7 +27,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from numba import njit
 from scipy.special import ndtr
 
@@ -35,8 +34,8 @@ from . import cli, formula, predict, programs, report
 from .data import FRAME, Column, check_rows, data_file, prepare, read_table
 from .errors import DataError, PystanModelsError
 from .fitting import (MCSE_NOTE, Fit, RunOptions, diagnostics, draws, efficiency_table,
-                      from_draws, gibbs_fit, mcse, mcse_comparison, replayable, run_chains,
-                      run_options, sample, say, stacked)
+                      from_draws, gibbs_fit, mcse, mcse_comparison, reference, replayable,
+                      run_chains, run_options, sample, say, stacked)
 from .predictive import replicate
 from .results import Results
 
@@ -348,9 +347,11 @@ def mle(seeds: pd.DataFrame, link: str = "probit") -> pd.DataFrame:
     return ml_fit(design(seeds), seeds.germinated.to_numpy(), link, row_names())
 
 
+@reference
 def ml_fit(x, y, link: str, index: list[str]) -> pd.DataFrame:
     """:func:`mle` for a design matrix ``x`` (no intercept column) and 0/1 ``y``,
     rows named ``index`` (intercept first)."""
+    import statsmodels.api as sm   # here: slow to import; a rebuild needs none
     model = {"probit": sm.Probit, "logit": sm.Logit}[link]
     w = sm.add_constant(np.asarray(x, dtype=float), has_constant="add")
     nan = pd.DataFrame({"MLE": np.nan, "MLE se": np.nan}, index=index)

@@ -39,7 +39,7 @@ from . import centring, cli, formula, predict, programs, report
 from .data import FRAME, Column, check_rows, data_file, prepare, read_table
 from .errors import DataError, PystanModelsError
 from .fitting import (LOO_NOTE, MCSE_NOTE, Fit, RunOptions, efficiency_table, loo_compare,
-                      rescale, run_options, sample, say, stacked)
+                      reference, rescale, run_options, sample, say, stacked)
 from .predictive import replicate
 from .results import Results
 
@@ -380,10 +380,11 @@ def marginal_comparison(plain: RadonFit, marginal: Fit) -> pd.DataFrame:
 
 # --- independent references: least squares and REML ---------------------------
 
+@reference
 def reml(frame: pd.DataFrame, model: str) -> dict[str, float]:
     """The same model by least squares (complete and no pooling) or by REML
     (statsmodels MixedLM), keyed by the Stan parameter names."""
-    import statsmodels.formula.api as smf   # here: a rebuild reads cached_reml's
+    import statsmodels.formula.api as smf   # here: slow to import; a rebuild needs none
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MixedLM's convergence chatter
@@ -1374,12 +1375,13 @@ def marginal_user_comparison(plain: Fit, marginal: Fit) -> pd.DataFrame:
     return out
 
 
+@reference
 def user_reml(um: UserModel) -> dict[str, float] | None:
     """The same model by least squares (no group terms) or REML (statsmodels MixedLM,
     one grouping factor, each varying coefficient its own variance component as in
     the program), keyed by :func:`user_table`'s names; None where statsmodels cannot
     fit it (two or more grouping factors)."""
-    import statsmodels.formula.api as smf   # here, not at import (slow to import)
+    import statsmodels.formula.api as smf   # here: slow to import; a rebuild needs none
     import warnings
     fd, d = um.fd, um.d
     if len(fd.groups) > 1:

@@ -692,7 +692,7 @@ def render(r: Results, rep: report.Report) -> None:
     wide.columns = [f"day {c:g}" for c in wide.columns]
     ages = ", ".join(f"{a:g}" for a in sorted(frame.age_days.unique()))
     rep.section("Data", report.para(
-        (f"Gelfand et al. (1990), BUGS Examples Vol. 1 'Rats': " if bundled else
+        ("Gelfand et al. (1990), BUGS Examples Vol. 1 'Rats': " if bundled else
          f"Source: {Path(source).name or source}: ")
         + f"{frame.rat.nunique()} rats, {len(frame)} weighings (grams) at ages {ages} "
           "days" + (f". Source: {DATA.name}; see data/README.md." if bundled else ".")),

@@ -37,14 +37,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import optimize, stats
 from scipy.special import expit
 
 from . import centring, cli, formula, predict, programs, report
 from .data import FRAME, Column, check_rows, data_file, prepare
 from .errors import DataError, PystanModelsError
-from .fitting import Fit, RunOptions, efficiency_table, run_options, sample, say
+from .fitting import Fit, RunOptions, efficiency_table, reference, run_options, sample, say
 from .probit import bernoulli_rows, expanded, term_scale, user_design  # noqa: F401 (separation.bernoulli_rows)
 from .results import Results
 
@@ -173,8 +172,16 @@ def program_data(x, y, binary, prior: dict | None = None, *, prior_only: bool = 
 
 # ---------------------------------------------------------------- maximum likelihood
 
+def with_constant(x) -> np.ndarray:
+    """``x`` (rows x inputs) with a first column of ones, as statsmodels' add_constant
+    makes it, without importing statsmodels: a rebuild reads the fits that use it
+    back (:func:`pystan_models.fitting.reference`) and needs no statsmodels."""
+    x = np.asarray(x, dtype=float)
+    return np.column_stack([np.ones(len(x)), x])
+
+
 def _design(frame):
-    return sm.add_constant(frame[list(INPUTS)].to_numpy(float))
+    return with_constant(frame[list(INPUTS)])
 
 
 def _captured(fit_call):
@@ -195,10 +202,12 @@ def _endog(y, n):
     return y if n is None else np.column_stack([y, n - y])
 
 
+@reference
 def ml_fits(y, X, rows: list[str], n=None) -> dict:
     """:func:`mle` for outcomes ``y`` (successes of ``n`` trials, if given) and a design
     ``X`` with its constant column, coefficients named ``rows``.  statsmodels' Logit
     takes 0/1 rows only, so aggregated rows are expanded for it."""
+    import statsmodels.api as sm   # here: slow to import; a rebuild needs none
     glm, glm_warn = _captured(lambda: sm.GLM(_endog(y, n), X,
                                              family=sm.families.Binomial()).fit())
     yb, Xb = (y, X) if n is None else expanded(y, n, X)
@@ -206,17 +215,19 @@ def ml_fits(y, X, rows: list[str], n=None) -> dict:
     table = pd.DataFrame({"GLM (IRLS) estimate": glm.params, "GLM se": glm.bse,
                           "Logit (Newton) estimate": logit.params, "Logit se": logit.bse},
                          index=rows)
-    return {"table": table, "glm": glm, "logit": logit,
+    return {"table": table, "glm_fitted": np.asarray(glm.fittedvalues),
             "glm_iterations": int(glm.fit_history["iteration"]),
             "glm_warnings": glm_warn, "logit_warnings": logit_warn}
 
 
+@reference
 def mle_path(frame: pd.DataFrame, iterations=(2, 4, 6, 8, 10, 15, 20, 25, 30)) -> pd.DataFrame:
     """IRLS stopped after k iterations (no convergence test): the estimates run off.
 
     Lesaffre & Albert (1989): an infinite estimate shows as a standard error that
     keeps growing, relative to the first fit's, as iterations are added.
     """
+    import statsmodels.api as sm
     y, X = frame.hg.to_numpy(), _design(frame)
     rows = []
     for k in iterations:
@@ -238,7 +249,7 @@ def profile_loglik(frame: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
     fitted probabilities near 1 and returns nonsense once beta_NV exceeds about 13.
     """
     y, nv = frame.hg.to_numpy(float), frame.nv.to_numpy(float)
-    X = sm.add_constant(frame[["pi", "eh"]].to_numpy(float))
+    X = with_constant(frame[["pi", "eh"]])
 
     def neg_loglik(gamma, b):
         eta = X @ gamma + b * nv
@@ -315,6 +326,7 @@ def posterior_mode(frame: pd.DataFrame, prior: str, opts: RunOptions) -> pd.Seri
     return mode_of(stan_data(frame, prior), prior, ROWS, opts)
 
 
+@reference
 def mode_of(data: dict, prior: str, rows: list[str], opts: RunOptions) -> pd.Series:
     """:func:`posterior_mode` for the weakly informative program's ``data``."""
     model = programs.load("logistic_weakly_informative", quiet=opts.quiet)
@@ -552,10 +564,12 @@ def separation_check(x, y, rows: list[str], n=None) -> pd.Series:
     return pd.Series(b / np.abs(b).max(), index=rows)
 
 
+@reference
 def ml_path(y, X, rows: list[str], iterations=(2, 4, 6, 8, 10, 15, 20, 25, 30), n=None
             ) -> pd.DataFrame:
     """:func:`mle_path` for every coefficient of a design ``X`` (with its constant
     column): estimate and standard error after k IRLS iterations."""
+    import statsmodels.api as sm
     out = []
     for k in iterations:
         res, _ = _captured(lambda k=k: sm.GLM(_endog(y, n), X,
@@ -625,7 +639,7 @@ def analyse_formula(data, text: str, opts: RunOptions, *, dropna: bool = False,
     x, y, n = agg.X, agg.y, agg.trials
     names, rows = d.common_names, ["Intercept", *d.common_names]
     binary = binary_inputs(x)
-    X = sm.add_constant(x, has_constant="add")
+    X = with_constant(x)
     programs.compile_all(PROGRAMS, quiet=opts.quiet)
     ml = ml_fits(y, X, rows, n)
     path = ml_path(y, X, rows, n=n)
@@ -721,10 +735,10 @@ def group_choice(agg: formula.Design, glm=None) -> centring.Choice:
     fitted probabilities of ``glm``, the pooled GLM of :func:`ml_fits`, fitted here
     when not given)."""
     if glm is None:
-        glm = ml_fits(agg.y, sm.add_constant(agg.X, has_constant="add"),
-                      ["Intercept", *agg.common_names], agg.trials)["glm"]
+        glm = ml_fits(agg.y, with_constant(agg.X),
+                      ["Intercept", *agg.common_names], agg.trials)
     g = agg.groups[0]
-    return centring.binomial(g.name, agg.y, agg.trials, glm.fittedvalues, g.index)
+    return centring.binomial(g.name, agg.y, agg.trials, glm["glm_fitted"], g.index)
 
 
 def grouped_data(agg: formula.Design, spec: dict, prior_scale: float, centred: bool,
@@ -785,8 +799,8 @@ def analyse_grouped(d: formula.Design, opts: RunOptions, priors: dict[str, dict]
     rows = ["Intercept", *names]
     agg = formula.aggregate_bernoulli(d)
     name, spec = next(iter(priors.items()))
-    ml = ml_fits(agg.y, sm.add_constant(agg.X, has_constant="add"), rows, agg.trials)
-    choice = group_choice(agg, ml["glm"])
+    ml = ml_fits(agg.y, with_constant(agg.X), rows, agg.trials)
+    choice = group_choice(agg, ml)
     f = fit_grouped(agg, opts, spec, prior_scale, choice.centred)
     table = f.table()
     per_group = pd.DataFrame({"rows": np.bincount(agg.groups[0].index - 1, agg.trials,
@@ -1205,7 +1219,7 @@ def key_numbers(ml, path, grid, prof, tables, fits, firth_estimates) -> dict:
         "glm_nv": float(glm.loc["beta[NV]", "GLM (IRLS) estimate"]),
         "glm_se": float(glm.loc["beta[NV]", "GLM se"]),
         "glm_iterations": ml["glm_iterations"], "glm_warned": _warned(ml["glm_warnings"]),
-        "logit_nv": float(ml["logit"].params[1]),
+        "logit_nv": float(glm["Logit (Newton) estimate"].iloc[1]),
         "logit_warned": _warned(ml["logit_warnings"]),
         "growth": float((se.iloc[-1] / se.iloc[0]) ** (1 / iters)),
         "step": float((late["beta[NV]"].iloc[-1] - late["beta[NV]"].iloc[0]) / iters),

@@ -3,13 +3,19 @@ load_run rebuild the same Results and report without sampling, and refuse a run
 whose data or programs changed since, or a directory that is not a saved run."""
 import importlib
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
+
+import numpy as np
 
 import pandas as pd
 import pytest
 import xarray as xr
 
+from pystan_models import EXAMPLES as ALL_EXAMPLES
 from pystan_models import fitting, load_run, programs, report, runs
 from pystan_models.resources import STAN_DIR
 from pystan_models.results import Results
@@ -41,6 +47,21 @@ def test_input_hash_is_by_value():
     # run options are recorded in run.json, not in the key (--quiet may differ)
     assert runs.input_hash((fitting.RunOptions(quiet=True), data)) == \
         runs.input_hash((fitting.RunOptions(), data))
+
+
+def test_a_reference_fit_is_kept_exactly():
+    """What fitting.reference keeps in remembered.json reads back the same: the
+    floats to the last bit, the frames' dtypes, arrays, nested dicts."""
+    value = {"table": pd.DataFrame({"MLE": [0.1, -1 / 3, np.nan], "k": [2, 4, 6],
+                                    "name": ["a", "b", "c"]}, index=["x", "y", "z"]),
+             "fitted": np.array([1e-300, 0.7]), "iterations": np.int64(7),
+             "mode": pd.Series([1.25, np.inf], index=["alpha", "beta[NV]"]),
+             "warnings": ["ConvergenceWarning: x"], "nested": {"sd": 1.5}}
+    back = fitting._from_json(json.loads(json.dumps(fitting._to_json(value))))
+    pd.testing.assert_frame_equal(back.pop("table"), value.pop("table"))
+    np.testing.assert_array_equal(back.pop("fitted"), value.pop("fitted"))
+    pd.testing.assert_series_equal(back.pop("mode"), value.pop("mode"))
+    assert back == value
 
 
 def test_a_directory_that_is_not_a_saved_run_is_refused(tmp_path, capsys):
@@ -155,6 +176,34 @@ def test_other_code_draws_the_same_report_again(saved, monkeypatch):
     monkeypatch.setattr(runs, "render_key", lambda: "other code")
     html = load_run(directory, quiet=True).report().render()
     assert drawn and _comparable(html) == _comparable(live_html)
+
+
+REBUILD = """
+import json, sys
+from pystan_models import fitting, load_run, programs
+def refuse(*args, **kwargs):
+    raise AssertionError("a rebuild must not sample, load a program or redo PSIS-LOO")
+fitting._sample = programs.load = fitting._loo_compare = refuse
+results = load_run(sys.argv[1], quiet=True)
+results.report().render()
+print(json.dumps({"answer": results.answer,
+                  "statsmodels": [m for m in sys.modules if m.startswith("statsmodels")]}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(ALL_EXAMPLES))
+def test_every_example_rebuilds_without_sampling_or_statsmodels(name, tmp_path):
+    """In a fresh process, as ``--from`` runs: no sampling, no optimizing, no
+    program loaded, and the maximum-likelihood references read back from the saved
+    run, so statsmodels (a second of a rebuild's time) is never imported."""
+    live = runs.save_run(tmp_path / "run", name, **SHORT)
+    done = subprocess.run([sys.executable, "-c", REBUILD, str(tmp_path / "run")],
+                          capture_output=True, text=True,
+                          env={**os.environ, "MPLBACKEND": "Agg"})
+    assert done.returncode == 0, done.stderr
+    rebuilt = json.loads(done.stdout.strip().splitlines()[-1])
+    assert rebuilt == {"answer": live.answer, "statsmodels": []}
 
 
 @pytest.mark.slow
