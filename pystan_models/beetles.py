@@ -13,7 +13,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -222,6 +221,7 @@ def curves_figure(frame: pd.DataFrame, fits: dict[str, Fit], *, x=None,
                   ylabel="probability of death", what="killed"):
     """Each link's curve (median, 95% band) over its grid, with the observed
     proportions; ``x``, ``observed``: a formula's one predictor and y / trials."""
+    import matplotlib.pyplot as plt
     pad = GRID_MARGIN if x is None else GRID_MARGIN * (np.max(x) - np.min(x))
     x = frame.dose.to_numpy() if x is None else np.asarray(x)
     observed = frame.killed / frame.exposed if observed is None else observed
@@ -241,6 +241,7 @@ def curves_figure(frame: pd.DataFrame, fits: dict[str, Fit], *, x=None,
 def fitted_figure(observed, fits: dict[str, Fit]):
     """Observed proportion against each link's fitted probability (posterior mean,
     95% interval), one point per row: the check when there is no single dose."""
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 5.5))
     for (link, f), colour in zip(fits.items(), ["C0", "C1", "C2"]):
         p = draws(f.idata, "p_hat")

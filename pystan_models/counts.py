@@ -32,7 +32,6 @@ import re
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -298,6 +297,7 @@ def ppc_table(fits: dict[str, Fit], y) -> pd.DataFrame:
 
 
 def ppc_figure(fits: dict[str, Fit], y, data_name: str):
+    import matplotlib.pyplot as plt
     observed = {k: v[0] for k, v in ppc_statistics(np.asarray(y)).items()}
     fig, axes = plt.subplots(2, len(fits), figsize=(4.2 * len(fits), 6.5), squeeze=False)
     for col, (label, f) in enumerate(fits.items()):
@@ -1160,6 +1160,7 @@ ROACH_SERIES = [("Poisson", "beta", "Poisson"),
 def _ratio_figure(fits: dict[str, Fit], series=ROACH_SERIES,
                   labels=tuple(ROACH_PREDICTORS.values()), title: str = "Roaches",
                   height: float = 4.5):
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, height))
     n = len(labels)
     for j, (label, name, legend) in enumerate(series):

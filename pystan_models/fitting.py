@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
-import arviz as az
 import cmdstanpy
 import numpy as np
 import pandas as pd
@@ -383,6 +382,7 @@ def to_idata(fit: cmdstanpy.CmdStanMCMC, *, observed: dict | None = None,
              coords: dict | None = None, dims: dict | None = None,
              y_rep: str | None = "y_rep", log_lik: str | None = "log_lik"
              ) -> xr.DataTree:
+    import arviz as az
     names = set(fit.metadata.stan_vars)
     kw: dict = {"coords": coords, "dims": dims}
     if observed:
@@ -406,6 +406,7 @@ def to_idata(fit: cmdstanpy.CmdStanMCMC, *, observed: dict | None = None,
 def from_draws(posterior: dict, coords: dict | None = None, dims: dict | None = None
                ) -> xr.DataTree:
     """A Gibbs sampler's draws (each array chain x draw x ...) as a DataTree."""
+    import arviz as az
     return az.from_dict({"posterior": posterior}, coords=coords, dims=dims)
 
 
@@ -419,18 +420,30 @@ def stacked(idata: xr.DataTree, var_names=None, group: str = "posterior"):
     """Draws with chains stacked into one ``sample`` dimension (the last), keeping
     the coordinates, so a parameter can be picked by name (``.sel(fixed="floor")``):
     a Dataset, or a DataArray for one name given as a string."""
-    return az.extract(idata, group=group, var_names=var_names)
+    from arviz_base import extract   # az.extract itself, without arviz-stats and -plots
+    return extract(idata, group=group, var_names=var_names)
 
 
 def bfmi(idata: xr.DataTree) -> np.ndarray:
-    """E-BFMI of each chain (Betancourt 2016), from the sampler's energy."""
-    return np.atleast_1d(az.bfmi(idata)["energy"].values)
+    """E-BFMI of each chain (Betancourt 2016), from the sampler's energy.  A saved
+    run keeps it (keyed by the energy draws): a rebuild need not import ArviZ's
+    statistics."""
+    def compute():
+        import arviz as az
+        return np.atleast_1d(az.bfmi(idata)["energy"].values)
+    return remembered("bfmi", {"energy": idata["sample_stats"]["energy"].values}, compute,
+                      _to_json, _from_json)
 
 
 def mcse(idata: xr.DataTree, var_names: list[str], method: str = "mean") -> xr.Dataset:
     """Monte Carlo standard error of each variable's posterior ``method``
-    ("mean", "sd", "median", ...), by ArviZ."""
-    return az.mcse(idata, var_names=var_names, method=method).to_dataset()
+    ("mean", "sd", "median", ...), by ArviZ; kept by a saved run like :func:`bfmi`."""
+    def compute():
+        import arviz as az
+        return az.mcse(idata, var_names=var_names, method=method).to_dataset()
+    draws = [idata["posterior"][v].values for v in var_names]
+    return remembered("mcse", {"vars": var_names, "draws": draws, "method": method},
+                      compute, lambda ds: ds.to_dict(data="list"), xr.Dataset.from_dict)
 
 
 def posterior_table(idata: xr.DataTree, var_names: list[str]) -> pd.DataFrame:
@@ -454,6 +467,7 @@ def _json_frame(saved: dict) -> pd.DataFrame:
 
 
 def _posterior_table(idata: xr.DataTree, var_names: list[str]) -> pd.DataFrame:
+    import arviz as az
     stats = az.summary(idata, var_names=var_names, kind="all", ci_prob=0.95,
                        ci_kind="eti", round_to="none")
     median = az.summary(idata, var_names=var_names, kind="stats_median", round_to="none")
@@ -617,6 +631,7 @@ def _loo_from_json(saved: dict) -> tuple[pd.DataFrame, list[str]]:
 
 
 def _loo_compare(fits: dict[str, Fit]) -> tuple[pd.DataFrame, list[str]]:
+    import arviz as az
     notes, pareto_k = [], {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -650,6 +665,7 @@ def pareto_k(idata: xr.DataTree, log_lik: np.ndarray | None = None) -> np.ndarra
 
 
 def _pareto_k(idata: xr.DataTree, log_lik: np.ndarray) -> np.ndarray:
+    import arviz as az
     (name, ref), = idata["log_likelihood"].data_vars.items()
     idata = xr.DataTree.from_dict({
         "posterior": idata["posterior"].to_dataset(),

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from formulae import design_matrices, model_description
 
 from .data import FRAME, INT_MAX, check_rows, shown
 from .errors import DataError, PystanModelsError
@@ -105,6 +104,7 @@ def design(frame: pd.DataFrame, formula: str, *, family: str, source: str = FRAM
     if frame.empty:
         raise DataError(f"{source}: no data rows (columns: "
                         f"{', '.join(frame.columns) or 'none'})")
+    from formulae import model_description   # here: slow to import; a rebuild needs none
     try:
         desc = model_description(formula)
     except Exception as exc:     # formulae's ScanError, ParseError, TypeError
@@ -160,6 +160,7 @@ def design(frame: pd.DataFrame, formula: str, *, family: str, source: str = FRAM
                                 np.full(len(data), value, dtype=float)
                                 for name, value in args])
         y, n = _response(resp, family, [name for name, _ in args], data, trials, fail)
+    from formulae import design_matrices
     try:
         with np.errstate(all="ignore"):          # np.log(0): named below, by row
             dm = design_matrices(formula, data, na_action="error")

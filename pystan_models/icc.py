@@ -20,7 +20,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -211,6 +210,7 @@ def answer(table: pd.DataFrame, an: dict[str, float], problems: list[str],
 # --- figures --------------------------------------------------------------------
 
 def rho_figure(f: Fit, cl: dict[str, dict[str, float]], words: dict[str, str] = WORDS):
+    import matplotlib.pyplot as plt
     rho = draws(f.idata, "rho")
     an, re = cl["one-way ANOVA"], cl["REML"]
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
@@ -228,6 +228,7 @@ def rho_figure(f: Fit, cl: dict[str, dict[str, float]], words: dict[str, str] = 
 
 
 def scales_figure(f: Fit, cl: dict[str, dict[str, float]], words: dict[str, str] = WORDS):
+    import matplotlib.pyplot as plt
     re, an = cl["REML"], cl["one-way ANOVA"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     g = words["group"]
@@ -253,6 +254,7 @@ def county_table(f: Fit, frame: pd.DataFrame) -> pd.DataFrame:
 
 def county_means_figure(table: pd.DataFrame, alpha: float, words: dict[str, str] = WORDS):
     """Raw county means against posterior county means: shrinkage by sample size."""
+    import matplotlib.pyplot as plt
     raw = table["mean log radon"]
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     sc = ax.scatter(raw, table["posterior mean beta_j"],

@@ -24,7 +24,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from numba import njit
@@ -568,6 +567,7 @@ def coefficient_draws(f: Fit, params: list[str] = PARAMS) -> np.ndarray:
 
 
 def density_figure(nuts: Fit, gibbs: Fit, params: list[str] = PARAMS):
+    import matplotlib.pyplot as plt
     names = row_names(params)
     cols = min(len(names), 4)
     rows = -(-len(names) // cols)
@@ -588,6 +588,7 @@ def density_figure(nuts: Fit, gibbs: Fit, params: list[str] = PARAMS):
 
 def fitted_figure(cells: pd.DataFrame, probit: Fit, logit: Fit, xlabel: str =
                   "seed type, root extract", outcome: str = "germination"):
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 4))
     pos = np.arange(len(cells))
     for shift, (name, f, colour) in zip([-0.12, 0.12], [("probit", probit, "C0"),
@@ -614,6 +615,7 @@ def trace_figure(fit, title: str, params: list[str] = PARAMS):
 
 
 def plate_figure(check: pd.DataFrame):
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(9, 3.8))
     mid = (check["replicated 2.5%"] + check["replicated 97.5%"]) / 2
     ax.errorbar(check.plate, mid, yerr=(check["replicated 97.5%"] - mid), fmt="none",

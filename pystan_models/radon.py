@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import scipy
@@ -534,6 +533,7 @@ def with_references(table: pd.DataFrame, ref: dict[str, float], model: str) -> p
 
 def pooling_figure(frame: pd.DataFrame, fits: dict[str, RadonFit], names: list[str]):
     """Gelman & Hill figure 12.4: data, complete, no and partial pooling lines."""
+    import matplotlib.pyplot as plt
     info = counties(frame).reset_index()
     lines = {}
     for key in ("complete", "none", "intercepts"):
@@ -571,6 +571,7 @@ def pooling_figure(frame: pd.DataFrame, fits: dict[str, RadonFit], names: list[s
 
 def shrinkage_figure(frame: pd.DataFrame, fits: dict[str, RadonFit]):
     """County intercepts against sample size, no pooling vs partial pooling."""
+    import matplotlib.pyplot as plt
     info = counties(frame)
     n = info.n.to_numpy() * np.exp(np.random.default_rng(2).uniform(-0.1, 0.1, len(info)))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -589,6 +590,7 @@ def shrinkage_figure(frame: pd.DataFrame, fits: dict[str, RadonFit]):
 
 def uranium_figure(frame: pd.DataFrame, f: RadonFit):
     """Gelman & Hill figure 12.6: county intercepts against county log uranium."""
+    import matplotlib.pyplot as plt
     info = counties(frame)
     a = county_intercepts(frame, f)
     post = stacked(f.idata)
@@ -611,6 +613,7 @@ def uranium_figure(frame: pd.DataFrame, f: RadonFit):
 
 
 def density_figure(fits: dict[str, RadonFit]):
+    import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for (key, f), colour in zip(fits.items(), ["0.5", "C1", "C0", "C2", "C3"]):
         post = stacked(f.idata)

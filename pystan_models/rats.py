@@ -35,7 +35,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numba
 import numpy as np
 import pandas as pd
@@ -363,6 +362,7 @@ def answer(fits: dict[str, Fit], eff: pd.DataFrame, chains: int,
 def growth_figure(frame: pd.DataFrame, f: Fit, terms: "Terms | None" = None):
     """Each rat's weighings and the population line (extrapolated to birth); for a
     user's data (``terms``) each group's data and the line over the data's range."""
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 5))
     for _, g in frame.sort_values(["rat", "age_days"]).groupby("rat"):
         ax.plot(g.age_days, g.weight, color="0.6", lw=0.8, marker=".")

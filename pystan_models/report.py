@@ -12,7 +12,6 @@ from pathlib import Path
 
 import hashlib
 import importlib.metadata
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -47,6 +46,7 @@ def para(text: str, cls: str | None = None) -> str:
 
 def figure(fig, alt: str) -> str:
     """Embed a matplotlib figure as a base64 PNG and close it."""
+    import matplotlib.pyplot as plt
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
     plt.close(fig)

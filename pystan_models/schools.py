@@ -28,7 +28,6 @@ import sys
 from dataclasses import dataclass
 
 import cmdstanpy
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -427,6 +426,7 @@ def tau_density(frame: pd.DataFrame, hyper: Hyper, upper: float = 30.0
 
 def tau_figure(fits: dict[str, Fit], labels, density: pd.DataFrame,
                units: str = "SAT-V points", group: str = "school"):
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(9, 4.5))
     grid = density["tau"]
     upper = float(grid.max())
@@ -457,6 +457,7 @@ def tau_figure(fits: dict[str, Fit], labels, density: pd.DataFrame,
 def shrinkage_figure(frame, tables: dict[str, pd.DataFrame], labels,
                      units: str = "SAT-V points", group: str = "school",
                      pad: float = 5.0):
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 6))
     lim = (frame.effect.min() - pad, frame.effect.max() + pad)
     ax.plot(lim, lim, color="grey", lw=1, label="no pooling: theta_j = y_j")
@@ -483,6 +484,7 @@ def shrinkage_figure(frame, tables: dict[str, pd.DataFrame], labels,
 
 def funnel_figure(centered: Fit, noncentered: Fit, label: str, delta: float,
                   units: str = "SAT-V points", group: str = "school"):
+    import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     school = centered.idata.posterior["school"].values[0]
     for ax, (name, f) in zip(axes, [("centered", centered), ("non-centered", noncentered)]):
@@ -511,6 +513,7 @@ def improper_density(frame: pd.DataFrame, hyper: Hyper = Hyper()) -> pd.DataFram
 
 
 def improper_figure(fit: Fit, density: pd.DataFrame):
+    import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     log_tau = np.log(fit.idata.posterior["tau"].values)
     for c, chain in enumerate(log_tau):

@@ -34,7 +34,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
@@ -401,6 +400,7 @@ def nv_draws(f: Fit) -> np.ndarray:
 # ---------------------------------------------------------------- figures
 
 def profile_figure(grid, prof):
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 4.5))
     top = prof.max()
     ax.plot(grid, prof - top, color="k", label="profile log-likelihood (flat prior)")
@@ -419,6 +419,7 @@ def profile_figure(grid, prof):
 
 
 def flat_trace_figure(f: Fit):
+    import matplotlib.pyplot as plt
     draws = nv_draws(f)
     fig, ax = plt.subplots(figsize=(9, 3.8))
     for c, chain in enumerate(draws):
@@ -431,6 +432,7 @@ def flat_trace_figure(f: Fit):
 
 
 def nv_figure(fits: dict[str, Fit], glm: pd.DataFrame, firth_nv: float):
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 4.2))
     grid = np.linspace(-2, 30, 400)
     for (name, spec), colour in zip(PRIORS.items(), ["C0", "C2"]):
