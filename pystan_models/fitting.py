@@ -204,7 +204,7 @@ def reference(compute: Callable) -> Callable:
 
 
 def _to_json(v):
-    """A reference's result as JSON, exactly (floats as Python writes them; the
+    """A remembered result as JSON, exactly (floats as Python writes them; the
     frames' dtypes kept; a series' name is not)."""
     if isinstance(v, pd.DataFrame):
         return {"frame": _to_json(v.to_dict(orient="split")),
@@ -454,16 +454,7 @@ def posterior_table(idata: xr.DataTree, var_names: list[str]) -> pd.DataFrame:
     A saved run keeps it (keyed by the draws) for a rebuild."""
     draws = [idata["posterior"][v].values for v in var_names]
     return remembered("posterior table", {"vars": var_names, "draws": draws},
-                      lambda: _posterior_table(idata, var_names), _frame_json, _json_frame)
-
-
-def _frame_json(frame: pd.DataFrame) -> dict:    # floats as Python writes them: exact
-    return {"index": list(frame.index), "columns": list(frame.columns),
-            "data": frame.to_numpy(float).tolist()}
-
-
-def _json_frame(saved: dict) -> pd.DataFrame:
-    return pd.DataFrame(saved["data"], index=saved["index"], columns=saved["columns"])
+                      lambda: _posterior_table(idata, var_names), _to_json, _from_json)
 
 
 def _posterior_table(idata: xr.DataTree, var_names: list[str]) -> pd.DataFrame:

@@ -550,7 +550,7 @@ def separation_check(x, y, rows: list[str], n=None) -> pd.Series:
     with s = -1: one constraint for each sign present, weighted by its count."""
     y = np.asarray(y, float)
     n = np.ones(len(y)) if n is None else np.asarray(n, float)
-    w = np.column_stack([np.ones(len(x)), x])
+    w = with_constant(x)
     mean = n @ w / n.sum()
     sd = np.sqrt(n @ (w - mean) ** 2 / n.sum())
     scale = np.where(sd > 0, sd, 1.0)
@@ -732,15 +732,15 @@ def threading(chains: int, rows: int, cores: int | None = None) -> dict:
             "grainsize": rows if threads == 1 else max(1, rows // (4 * threads))}
 
 
-def group_choice(agg: formula.Design, glm=None) -> centring.Choice:
+def group_choice(agg: formula.Design, ml=None) -> centring.Choice:
     """Centred or not for the group intercepts (:func:`centring.binomial`, about the
-    fitted probabilities of ``glm``, the pooled GLM of :func:`ml_fits`, fitted here
-    when not given)."""
-    if glm is None:
-        glm = ml_fits(agg.y, with_constant(agg.X),
-                      ["Intercept", *agg.common_names], agg.trials)
+    fitted probabilities of the pooled GLM in ``ml``, :func:`ml_fits` of the rows,
+    fitted here when not given)."""
+    if ml is None:
+        ml = ml_fits(agg.y, with_constant(agg.X), ["Intercept", *agg.common_names],
+                     agg.trials)
     g = agg.groups[0]
-    return centring.binomial(g.name, agg.y, agg.trials, glm["glm_fitted"], g.index)
+    return centring.binomial(g.name, agg.y, agg.trials, ml["glm_fitted"], g.index)
 
 
 def grouped_data(agg: formula.Design, spec: dict, prior_scale: float, centred: bool,
