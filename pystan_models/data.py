@@ -82,7 +82,8 @@ def read_text(path: Path | str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start} is "
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{path}: not UTF-8 text (line {line}, byte {exc.start} is "
                         f"{raw[exc.start:exc.start + 1]!r}); save it as UTF-8 CSV"
                         ) from None
 

@@ -55,7 +55,7 @@ def write_bytes(path: Path, data: bytes) -> Path:
     (b"dose,killed,exposed\n1.69,1e300,59\n", ["column 'killed'", "row 1", "2^53"]),
     (b"dose,killed,exposed\n1.69,nan,59\n", ["column 'killed'", "not a finite number"]),
     (b"dose,killed,exposed\n1.69,inf,59\n", ["column 'killed'", "not a finite number"]),
-    (b"dose,killed,exposed\n1.69,\xe9,59\n", ["not UTF-8", "byte 25"]),
+    (b"dose,killed,exposed\n1.69,\xe9,59\n", ["not UTF-8", "line 2, byte 25"]),
     (b"dose,killed ,exposed\n1.69,6,59\n", ["missing column(s) killed", "'killed '"]),
     (b"", ["empty"]),
     (b"dose;killed;exposed\n1.69;6;59\n", ["missing column(s)", "separated by ';'"]),
