@@ -173,6 +173,13 @@ def compile_all(names, *, quiet: bool = False) -> None:
         path, folder = _cached(name, None, quiet)
         if not (folder / path.stem).is_file():
             missing[name] = (path, folder)
+    if missing and not _cmdstan_objects_built():
+        # CmdStan's first model build makes its shared objects and their make
+        # dependency files (src/cmdstan/main.d); two makes writing them at once
+        # corrupt them ("main.d: *** missing separator", seen in CI), so the
+        # first compile runs alone
+        load(next(iter(missing)), quiet=quiet)
+        missing.pop(next(iter(missing)))
     if not missing:
         return
     jobs = min(compile_jobs(), len(missing))
@@ -195,6 +202,11 @@ def compile_all(names, *, quiet: bool = False) -> None:
                 done.result()   # the first compile error, as load would raise it
     finally:
         os.chdir(cwd)
+
+
+def _cmdstan_objects_built() -> bool:
+    """Whether CmdStan has built what every model links (src/cmdstan/main.o)."""
+    return (Path(cmdstanpy.cmdstan_path()) / "src" / "cmdstan" / "main.o").is_file()
 
 
 def load(name: str, *, cpp_options: dict | None = None, quiet: bool = False
