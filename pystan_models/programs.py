@@ -173,13 +173,13 @@ def compile_all(names, *, quiet: bool = False) -> None:
         path, folder = _cached(name, None, quiet)
         if not (folder / path.stem).is_file():
             missing[name] = (path, folder)
-    if missing and not _cmdstan_objects_built():
-        # CmdStan's first model build makes its shared objects and their make
-        # dependency files (src/cmdstan/main.d); two makes writing them at once
-        # corrupt them ("main.d: *** missing separator", seen in CI), so the
-        # first compile runs alone
-        load(next(iter(missing)), quiet=quiet)
-        missing.pop(next(iter(missing)))
+    if missing and not _any_compiled(next(iter(missing.values()))[1].parent):
+        # the first model make on a CmdStan rewrites its shared make dependency
+        # file (src/cmdstan/main.d); two makes writing it at once corrupt it
+        # ("main.d: *** missing separator", seen in CI), so the first runs alone
+        first = next(iter(missing))
+        load(first, quiet=quiet)
+        del missing[first]
     if not missing:
         return
     jobs = min(compile_jobs(), len(missing))
@@ -204,9 +204,11 @@ def compile_all(names, *, quiet: bool = False) -> None:
         os.chdir(cwd)
 
 
-def _cmdstan_objects_built() -> bool:
-    """Whether CmdStan has built what every model links (src/cmdstan/main.o)."""
-    return (Path(cmdstanpy.cmdstan_path()) / "src" / "cmdstan" / "main.o").is_file()
+def _any_compiled(versions: Path) -> bool:
+    """Whether the compile cache of this CmdStan (``versions``) holds any program's
+    executable (``<stem>-<key>/<stem>``): CmdStan has made a model before."""
+    return versions.is_dir() and any((d / d.name.rsplit("-", 1)[0]).is_file()
+                                     for d in versions.iterdir())
 
 
 def load(name: str, *, cpp_options: dict | None = None, quiet: bool = False
