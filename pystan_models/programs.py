@@ -177,9 +177,7 @@ def compile_all(names, *, quiet: bool = False) -> None:
         # the first model make on a CmdStan rewrites its shared make dependency
         # file (src/cmdstan/main.d); two makes writing it at once corrupt it
         # ("main.d: *** missing separator", seen in CI), so the first runs alone
-        first = next(iter(missing))
-        load(first, quiet=quiet)
-        del missing[first]
+        _compile(*missing.pop(next(iter(missing))), None, quiet)
     if not missing:
         return
     jobs = min(compile_jobs(), len(missing))

@@ -166,6 +166,11 @@ def test_compile_all_keeps_the_working_directory(sandbox, monkeypatch, tmp_path)
 
     monkeypatch.setattr(programs, "_compile", fake_compile)
     monkeypatch.setenv("PYSTAN_MODELS_COMPILE_JOBS", "2")
+    # a model made before, so the two compile at once (the first into an empty
+    # cache compiles alone)
+    made = programs._cached("first", None, True)[1].parent / "made-0"
+    made.mkdir(parents=True)
+    (made / "made").touch()
     before = os.getcwd()
     programs.compile_all(["first", "second"], quiet=True)
     assert os.getcwd() == before
